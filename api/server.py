@@ -1,0 +1,29 @@
+"""`salesbot serve`: run the HTTP API under uvicorn (one worker, HOST/PORT from the env)."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def serve_main(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from graph.settings import load_settings
+
+    settings = load_settings()
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host or settings.env.host,
+        port=args.port or settings.env.port,
+        workers=1,
+        log_config=None,
+    )
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("serve", help="run the HTTP API")
+    p.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default: PORT or 8000)")
+    p.set_defaults(func=serve_main)

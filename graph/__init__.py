@@ -1,0 +1,1 @@
+"""The sales turn as a LangGraph state machine: state, builder, routing, Studio entry."""

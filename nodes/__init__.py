@@ -1,0 +1,1 @@
+"""Graph nodes, one module each: intent, retrieve, objection, generate, guard, handoff."""
