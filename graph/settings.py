@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -45,6 +44,14 @@ PHASES: tuple[str, ...] = Phase.__args__  # type: ignore[attr-defined]
 
 class SettingsError(ValueError):
     """Invalid configuration; the message names the key."""
+
+
+def _compile(pattern: str) -> None:
+    # re.error is not a ValueError, so pydantic would not report it with its key.
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from None
 
 
 class _Strict(BaseModel):
@@ -91,12 +98,13 @@ class FlowSettings(_Strict):
     outcome_requirements: list[Literal["contact", "business_type", "city"]]
     phases: dict[Phase, PhaseSettings]
 
-    @model_validator(mode="after")
-    def _every_phase_configured(self) -> FlowSettings:
-        missing = [p for p in PHASES if p not in self.phases]
+    @field_validator("phases")
+    @classmethod
+    def _every_phase_configured(cls, value: dict[str, PhaseSettings]) -> dict[str, PhaseSettings]:
+        missing = [p for p in PHASES if p not in value]
         if missing:
             raise ValueError(f"phases without configuration: {', '.join(missing)}")
-        return self
+        return value
 
 
 class ObjectionStrategy(_Strict):
@@ -110,12 +118,15 @@ class ObjectionSettings(_Strict):
     max_total: int = Field(ge=1)
     strategies: dict[ObjectionType, ObjectionStrategy]
 
-    @model_validator(mode="after")
-    def _every_type_has_strategy(self) -> ObjectionSettings:
-        missing = [t for t in OBJECTION_TYPES if t not in self.strategies]
+    @field_validator("strategies")
+    @classmethod
+    def _every_type_has_strategy(
+        cls, value: dict[str, ObjectionStrategy]
+    ) -> dict[str, ObjectionStrategy]:
+        missing = [t for t in OBJECTION_TYPES if t not in value]
         if missing:
             raise ValueError(f"objection types without a strategy: {', '.join(missing)}")
-        return self
+        return value
 
 
 class ActionClaim(_Strict):
@@ -125,7 +136,7 @@ class ActionClaim(_Strict):
     @field_validator("pattern")
     @classmethod
     def _compiles(cls, value: str) -> str:
-        re.compile(value)
+        _compile(value)
         return value
 
 
@@ -146,7 +157,7 @@ class GuardSettings(_Strict):
     def _patterns_compile(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
         for patterns in value.values():
             for pattern in patterns:
-                re.compile(pattern)
+                _compile(pattern)
         return value
 
 

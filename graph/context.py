@@ -1,0 +1,75 @@
+"""Runtime dependencies of a turn, passed to nodes through LangGraph's
+`context_schema` instead of globals.
+
+The API and the console build `Services` once and pass them in `TurnContext`.
+LangGraph Studio's server only knows the JSON-friendly ids, so when no services
+come with the context they are built from settings and the environment, once
+per process.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from typing import Protocol
+
+from langgraph.runtime import Runtime
+
+from graph.llm import LLM
+from graph.settings import Settings, load_settings
+from kb import KnowledgeBase
+
+
+class KBSource(Protocol):
+    """Anything that hands out the current KB (a holder that can hot-reload it)."""
+
+    @property
+    def current(self) -> KnowledgeBase: ...
+
+
+@dataclass
+class StaticKB:
+    """A KB that never changes (console, Studio, tests)."""
+
+    kb: KnowledgeBase
+
+    @property
+    def current(self) -> KnowledgeBase:
+        return self.kb
+
+
+@dataclass
+class Services:
+    settings: Settings
+    llm: LLM
+    kb: KBSource
+
+
+@dataclass
+class TurnContext:
+    """The runtime context of one turn."""
+
+    session_id: str = ""
+    user_id: str = ""
+    services: Services | None = None
+
+
+def build_services(settings: Settings, kb: KBSource | None = None) -> Services:
+    from kb import open_kb
+
+    if kb is None:
+        kb = StaticKB(open_kb(settings.kb, dense=settings.flags.dense_retrieval))
+    return Services(settings=settings, llm=LLM(settings.llm), kb=kb)
+
+
+@functools.cache
+def default_services() -> Services:
+    """Services for a graph run without them (LangGraph Studio)."""
+    return build_services(load_settings())
+
+
+def services_of(runtime: Runtime[TurnContext]) -> Services:
+    context = runtime.context
+    if context is not None and context.services is not None:
+        return context.services
+    return default_services()

@@ -1,0 +1,201 @@
+"""Deterministic checks of an answer draft, and the deterministic repair used when
+a regenerated draft still breaks a rule.
+
+Guards are code, not prompts: a model asked not to invent prices still does
+sometimes; a regex comparing amounts with this turn's KB facts does not forget.
+Each check returns violation codes; `repair()` removes the offending sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from graph.settings import GuardSettings
+
+# A number (with thousands separators) followed by a currency, or "$" before it.
+_NUMBER = r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+|\d+"
+_MULTIPLIER = r"(?:\s*(?P<mult>тыс\.?|тысяч[аи]?|млн\.?|миллион(?:а|ов)?|k|к)(?![а-яa-z]))?"
+_CURRENCY = r"(?:₸|тенге|тнг|тг\.?|руб(?:\.|л(?:ей|я|ь))?|р\.|\$|usd|долл(?:\.|ар(?:ов|а)?)?)"
+_MONEY_AFTER = re.compile(
+    rf"(?P<num>{_NUMBER})(?:[.,]\d{{1,2}})?{_MULTIPLIER}\s*{_CURRENCY}", re.IGNORECASE
+)
+_MONEY_BEFORE = re.compile(rf"(?:\$|usd)\s*(?P<num>{_NUMBER}){_MULTIPLIER}", re.IGNORECASE)
+_ANY_NUMBER = re.compile(rf"(?P<num>{_NUMBER}){_MULTIPLIER}", re.IGNORECASE)
+
+_GREETING = re.compile(
+    r"^\s*(здравствуй|добр(ый|ое|ого)\s+(день|утр|вечер)|привет|приветствую|салем|сәлем|"
+    r"ассалам|доброго времени)",
+    re.IGNORECASE,
+)
+_SELF_INTRO = re.compile(
+    r"\b(меня зовут|я\s*[—–-]?\s*(ваш\s+)?(менеджер|консультант|ассистент|бот)|"
+    r"на связи\s+(менеджер|компания|wipon))",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|\n|$)")
+_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+_LATIN = re.compile(r"[a-z]", re.IGNORECASE)
+_KAZAKH = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
+_WORD = re.compile(r"\w+")
+
+_MULTIPLIERS = {"т": 1_000, "k": 1_000, "к": 1_000, "м": 1_000_000}
+
+
+
+def _to_int(number: str, mult: str | None) -> int:
+    digits = re.sub(r"[ \u00a0\u202f.,]", "", number)
+    value = int(digits) if digits else 0
+    if mult:
+        value *= _MULTIPLIERS.get(mult[0].lower(), 1)
+    return value
+
+
+def money_amounts(text: str) -> set[int]:
+    """Amounts of money named in `text` (with a currency), normalized to integers."""
+    amounts = set()
+    for pattern in (_MONEY_AFTER, _MONEY_BEFORE):
+        for match in pattern.finditer(text):
+            amounts.add(_to_int(match.group("num"), match.group("mult")))
+    return amounts
+
+
+def numbers_in(texts: Iterable[str]) -> set[int]:
+    """Every number in the KB facts: a fact may put the currency in a header line."""
+    found = set()
+    for text in texts:
+        for match in _ANY_NUMBER.finditer(text):
+            found.add(_to_int(match.group("num"), match.group("mult")))
+    return found
+
+
+def sentences(text: str) -> list[str]:
+    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+
+
+def _similarity(a: str, b: str) -> float:
+    wa, wb = set(_WORD.findall(a.lower())), set(_WORD.findall(b.lower()))
+    if not wa or not wb:
+        return 0.0
+    return len(wa & wb) / len(wa | wb)
+
+
+@dataclass
+class GuardInput:
+    """What the checks need to know about the turn."""
+
+    answer: str
+    turn: int
+    phase: str
+    profile: Mapping[str, Any]
+    kb_facts: Sequence[str]
+    previous_answers: Sequence[str] = field(default_factory=list)
+
+
+class Guard:
+    """All checks and the repair, configured from settings.guards."""
+
+    NO_QUESTION_PHASES = frozenset({"soft_close", "handoff"})
+
+    def __init__(self, cfg: GuardSettings):
+        self.cfg = cfg
+        self._reask = {
+            name: [re.compile(p, re.IGNORECASE) for p in patterns]
+            for name, patterns in cfg.reask_patterns.items()
+        }
+        self._claims = [(re.compile(c.pattern, re.IGNORECASE), c.requires) for c in cfg.action_claims]
+
+    # --- single-sentence predicates, shared by check() and repair() ---
+
+    def _unknown_amounts(self, text: str, allowed: set[int]) -> set[int]:
+        return money_amounts(text) - allowed
+
+    def _is_greeting(self, sentence: str) -> bool:
+        return bool(_GREETING.search(sentence) or _SELF_INTRO.search(sentence))
+
+    def _reasks(self, sentence: str, profile: Mapping[str, Any]) -> bool:
+        return any(
+            profile.get(name) not in (None, "", []) and any(p.search(sentence) for p in patterns)
+            for name, patterns in self._reask.items()
+        )
+
+    def _false_claim(self, sentence: str, profile: Mapping[str, Any]) -> bool:
+        return any(
+            pattern.search(sentence) and (requires is None or not profile.get(requires))
+            for pattern, requires in self._claims
+        )
+
+    def _max_questions(self, phase: str) -> int:
+        return 0 if phase in self.NO_QUESTION_PHASES else self.cfg.max_questions
+
+    def _allowed_amounts(self, data: GuardInput) -> set[int]:
+        return numbers_in(data.kb_facts) | set(self.cfg.price_allow_list)
+
+    def _sentence_codes(self, sentence: str, data: GuardInput, allowed: set[int]) -> list[str]:
+        codes = []
+        if self._unknown_amounts(sentence, allowed):
+            codes.append("unknown_price")
+        if data.turn > 1 and self._is_greeting(sentence):
+            codes.append("greeting_repeated")
+        if self._reasks(sentence, data.profile):
+            codes.append("reasked_known_field")
+        if self._false_claim(sentence, data.profile):
+            codes.append("false_action_claim")
+        return codes
+
+    # --- the whole answer ---
+
+    def check(self, data: GuardInput) -> list[str]:
+        text = data.answer.strip()
+        if not text:
+            return ["empty"]
+        allowed = self._allowed_amounts(data)
+        codes: list[str] = []
+        for sentence in sentences(text):
+            codes.extend(c for c in self._sentence_codes(sentence, data, allowed) if c not in codes)
+        if len(re.findall(r"\?+", text)) > self._max_questions(data.phase):
+            codes.append("too_many_questions")
+        cyr, lat = len(_CYRILLIC.findall(text)), len(_LATIN.findall(text))
+        if _KAZAKH.search(text) or (cyr + lat and cyr / (cyr + lat) < self.cfg.min_cyrillic_ratio):
+            codes.append("not_russian")
+        if len(text) > self.cfg.max_answer_chars:
+            codes.append("too_long")
+        if any(_similarity(text, old) >= self.cfg.repeat_similarity for old in data.previous_answers):
+            codes.append("repeated_answer")
+        return codes
+
+    def repair(self, data: GuardInput, codes: Sequence[str]) -> str:
+        """Drop what breaks the rules; fall back to a safe fixed answer if nothing is left."""
+        if "empty" in codes or "not_russian" in codes:
+            return self.cfg.fallback_answer
+        allowed = self._allowed_amounts(data)
+        kept: list[str] = []
+        dropped_price = False
+        for sentence in sentences(data.answer):
+            bad = self._sentence_codes(sentence, data, allowed)
+            if bad:
+                dropped_price = dropped_price or "unknown_price" in bad
+                continue
+            kept.append(sentence)
+        limit = self._max_questions(data.phase)
+        questions = [i for i, s in enumerate(kept) if "?" in s]
+        # Keep the last question: it is usually the one that moves the sale on.
+        drop = set(questions[: max(0, len(questions) - limit)])
+        kept = [s for i, s in enumerate(kept) if i not in drop]
+        if dropped_price:
+            kept.append(self.cfg.unknown_fact_answer)
+        text = " ".join(kept).strip()
+        if len(text) > self.cfg.max_answer_chars:
+            text = self._shorten(kept)
+        return text or self.cfg.fallback_answer
+
+    def _shorten(self, parts: list[str]) -> str:
+        out = ""
+        for part in parts:
+            candidate = f"{out} {part}".strip()
+            if len(candidate) > self.cfg.max_answer_chars:
+                break
+            out = candidate
+        return out or parts[0][: self.cfg.max_answer_chars].rstrip()

@@ -1,0 +1,26 @@
+"""Thread identity: one LangGraph thread per (session_id, user_id).
+
+The id is a UUID because the LangGraph API server (Studio) accepts only UUID
+thread ids. It is derived, never taken from the caller, so a client cannot reach
+another customer's thread by sending an id.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from langchain_core.runnables import RunnableConfig
+
+# Fixed forever: changing it would orphan every stored conversation.
+THREAD_NAMESPACE = uuid.UUID("6f1c2b0e-4a53-5d4e-9a71-3c8b2f5e7d10")
+
+
+def thread_id_for(session_id: str, user_id: str) -> str:
+    return str(uuid.uuid5(THREAD_NAMESPACE, f"{session_id}:{user_id}"))
+
+
+def thread_config(session_id: str, user_id: str) -> RunnableConfig:
+    return {
+        "configurable": {"thread_id": thread_id_for(session_id, user_id)},
+        "metadata": {"session_id": session_id, "user_id": user_id},
+    }

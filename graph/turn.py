@@ -1,0 +1,63 @@
+"""One turn of the conversation: the entry point shared by the API and the console.
+
+The customer's message goes in as a `HumanMessage` on the customer's thread; the
+graph runs with `durability="sync"`, so when this returns the checkpoint with
+the answer is already on disk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import HumanMessage
+from langgraph.graph.state import CompiledStateGraph
+
+from graph import metrics
+from graph.context import Services, TurnContext
+from graph.threads import thread_config
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    answer: str
+    phase: str
+    intent: str
+    outcome: str | None
+    handoff: bool
+    kb_used: bool
+    turn: int
+    llm_calls: int
+    kb_topics: list[str] = field(default_factory=list)
+    guard_violations: list[str] = field(default_factory=list)
+    profile: dict[str, Any] = field(default_factory=dict)
+
+
+async def run_turn(
+    graph: CompiledStateGraph,
+    services: Services,
+    session_id: str,
+    user_id: str,
+    text: str,
+) -> TurnResult:
+    state = await graph.ainvoke(
+        {"messages": [HumanMessage(content=text)]},
+        thread_config(session_id, user_id),
+        context=TurnContext(session_id=session_id, user_id=user_id, services=services),
+        durability="sync",
+    )
+    result = TurnResult(
+        answer=state.get("answer", ""),
+        phase=state.get("phase", ""),
+        intent=state.get("intent", ""),
+        outcome=state.get("outcome"),
+        handoff=bool(state.get("handoff")),
+        kb_used=bool(state.get("kb_relevant")),
+        turn=state.get("turn", 0),
+        llm_calls=state.get("llm_calls", 0),
+        kb_topics=list(state.get("kb_topics", [])),
+        guard_violations=list(state.get("guard_violations", [])),
+        profile=dict(state.get("profile", {})),
+    )
+    metrics.TURNS.labels(phase=result.phase, intent=result.intent).inc()
+    return result

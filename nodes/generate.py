@@ -1,0 +1,89 @@
+"""Generate node: one LLM call that writes the answer.
+
+Prompt order is fixed by design — rules, KB facts, the known profile, the phase
+goal, recent history, then the new message — because facts placed after a long
+history get ignored and known fields must never be re-asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from graph.context import TurnContext, services_of
+from graph.contacts import split_media
+from graph.prompts import (
+    ANSWER_RULES,
+    ASK_FOR_BLOCK,
+    FACTS_BLOCK,
+    FIELD_NAMES_RU,
+    GREETING_FIRST,
+    GREETING_LATER,
+    MEDIA_NOTE,
+    NO_FACTS,
+    PHASE_BLOCK,
+    PROFILE_BLOCK,
+    PROFILE_EMPTY,
+    RETRY_BLOCK,
+    VIOLATION_HINTS,
+)
+from graph.settings import Settings
+from graph.state import SalesState
+from nodes.common import history_before_pending, pending_customer_text, render_profile
+
+
+def _facts_block(state: SalesState) -> str:
+    facts = state.get("kb_facts") or []
+    if not facts:
+        return NO_FACTS
+    return FACTS_BLOCK.format(facts="\n\n".join(f"[{f['topic']}]\n{f['facts']}" for f in facts))
+
+
+def _phase_block(state: SalesState, settings: Settings, phase: str) -> str:
+    cfg = settings.flow.phases[phase]  # type: ignore[index]
+    text = PHASE_BLOCK.format(phase=phase, goal=cfg.goal, instructions=cfg.instructions)
+    profile = state.get("profile", {})
+    wanted = [FIELD_NAMES_RU.get(f, f) for f in cfg.ask_for if not profile.get(f)]
+    if wanted:
+        text += "\n" + ASK_FOR_BLOCK.format(fields=", ".join(wanted))
+    return text
+
+
+def build_answer_prompt(state: SalesState, settings: Settings) -> list[BaseMessage]:
+    phase = state.get("phase") or settings.flow.start_phase
+    first_turn = state.get("turn", 1) <= 1
+    rules = ANSWER_RULES.format(
+        max_chars=settings.guards.max_answer_chars,
+        greeting_rule=GREETING_FIRST if first_turn else GREETING_LATER,
+    )
+    profile = render_profile(state.get("profile", {}))
+    sections = [
+        rules,
+        _facts_block(state),
+        PROFILE_BLOCK.format(profile=profile) if profile else PROFILE_EMPTY,
+        _phase_block(state, settings, phase),
+    ]
+    if state.get("objection_guidance"):
+        sections.append(str(state["objection_guidance"]))
+    feedback = state.get("guard_feedback") or []
+    if feedback:
+        hints = "; ".join(VIOLATION_HINTS.get(code, code) for code in feedback)
+        sections.append(RETRY_BLOCK.format(violations=hints))
+
+    messages = state.get("messages", [])
+    customer = split_media(pending_customer_text(messages))
+    note = MEDIA_NOTE.get(customer.media_source or "", "")
+    current = f"{note.strip()}\n{customer.text}" if note else customer.text
+    return [
+        SystemMessage(content="\n\n".join(sections)),
+        *history_before_pending(messages, settings.flow.history_turns),
+        HumanMessage(content=current),
+    ]
+
+
+async def generate_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    services = services_of(runtime)
+    draft = await services.llm.text(build_answer_prompt(state, services.settings))
+    return {"draft": draft, "llm_calls": state.get("llm_calls", 0) + 1}

@@ -1,0 +1,117 @@
+"""Intent node: one structured LLM call that reads the customer's message, plus
+deterministic contact extraction, then the phase and handoff decisions.
+
+The LLM proposes (intent, objection type, profile facts, a standalone KB query,
+the next phase); code disposes: phones, IINs and e-mails come from regexes with
+checksums, terminal outcomes need their fields, handoff follows fixed rules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import HumanMessage, SystemMessage
+from langgraph.runtime import Runtime
+
+from graph import metrics
+from graph.analysis import Analysis, default_analysis
+from graph.contacts import extract_contacts, split_media
+from graph.context import TurnContext, services_of
+from graph.phases import decide_phase
+from graph.prompts import ANALYSIS_CONTEXT, ANALYSIS_SYSTEM, MEDIA_NOTE
+from graph.state import SalesState
+from nodes.common import (
+    history_before_pending,
+    pending_customer_text,
+    render_history,
+    render_profile,
+)
+
+HANDOFF_INTENTS = frozenset({"human_request", "complaint"})
+# Contact fields are taken only from the deterministic extraction.
+_LLM_PROFILE_EXCLUDE = {"phone", "email"}
+
+
+def _profile_update(analysis: Analysis, text: str) -> dict[str, Any]:
+    update = {
+        key: value
+        for key, value in analysis.profile.model_dump().items()
+        if key not in _LLM_PROFILE_EXCLUDE and value not in (None, "", [])
+    }
+    if isinstance(update.get("contact_name"), str):
+        update["contact_name"] = update["contact_name"].strip().title()
+    update.update(extract_contacts(text))
+    return update
+
+
+async def analyze_message(state: SalesState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
+    services = services_of(runtime)
+    settings = services.settings
+    phase = state.get("phase") or settings.flow.start_phase
+    customer = split_media(pending_customer_text(state.get("messages", [])))
+    history = history_before_pending(state.get("messages", []), settings.flow.history_turns)
+
+    prompt = [
+        SystemMessage(content=ANALYSIS_SYSTEM),
+        HumanMessage(
+            content=ANALYSIS_CONTEXT.format(
+                phase=phase,
+                profile=render_profile(state.get("profile", {})) or "ничего",
+                history=render_history(history),
+                media=MEDIA_NOTE.get(customer.media_source or "", ""),
+                message=customer.text,
+            )
+        ),
+    ]
+    result = await services.llm.structured(prompt, Analysis)
+    if isinstance(result.value, Analysis):
+        analysis = result.value
+    else:
+        metrics.LLM_DEFAULTS.inc()
+        analysis = default_analysis(customer.text, phase)
+
+    profile_update = _profile_update(analysis, customer.text)
+    profile = {**state.get("profile", {}), **profile_update}
+
+    frustrated = analysis.frustrated or analysis.intent == "complaint"
+    streak = state.get("frustration_streak", 0) + 1 if frustrated else 0
+    handoff = settings.flags.handoff and (
+        state.get("handoff", False)
+        or analysis.intent in HANDOFF_INTENTS
+        or streak >= settings.business.handoff.frustration_turns
+    )
+
+    decision = decide_phase(
+        current=phase,
+        outcome=state.get("outcome"),
+        previous_target=state.get("target_outcome"),
+        analysis=analysis,
+        profile=profile,
+        flow=settings.flow,
+    )
+    objection_type = analysis.objection_type
+    if analysis.intent == "objection" and objection_type is None:
+        objection_type = "think"  # an unnamed doubt is handled like "I'll think about it"
+
+    return {
+        "turn": state.get("turn", 0) + 1,
+        "intent": analysis.intent,
+        "objection_type": objection_type if analysis.intent == "objection" else None,
+        "profile": profile_update,
+        "search_query": analysis.search_query.strip() or customer.text,
+        "media_source": customer.media_source,
+        "phase": "handoff" if handoff else decision.phase,
+        "outcome": "handoff" if handoff else decision.outcome,
+        "target_outcome": decision.target_outcome,
+        "handoff": handoff,
+        "frustration_streak": streak,
+        "objection_guidance": None,
+        "kb_facts": [],
+        "kb_topics": [],
+        "kb_relevant": False,
+        "draft": "",
+        "guard_feedback": [],
+        "guard_attempts": 0,
+        "guard_violations": [],
+        "llm_calls": result.calls,
+    }

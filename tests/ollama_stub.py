@@ -1,0 +1,273 @@
+"""An HTTP server that speaks Ollama's protocol, for tests and benchmarks.
+
+It serves `/api/chat` the way Ollama does — NDJSON lines streamed one by one,
+the last with `done: true` and token counts — plus `/api/tags`, `/api/show` and
+`/api/version`. Replies come from a script (a queue of strings, or a function of
+the request); every request is recorded so tests can assert on prompts and on
+the JSON schema sent as `format`.
+
+Run standalone (benchmarks, `make run` demos, the n8n e2e) with:
+    python tests/ollama_stub.py --port 11434 [--delay 2.0]
+which answers every call with schema-shaped JSON or a fixed Russian sentence.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+DEFAULT_MODEL = "ministral-3:14b-instruct-2512-q8_0"
+CANNED_ANSWER = "Спасибо за сообщение! Подскажите, пожалуйста, чем занимается ваш бизнес?"
+
+Reply = str | dict[str, Any] | Callable[[dict[str, Any]], str]
+
+
+class NoScriptedReply(RuntimeError):
+    pass
+
+
+def fill_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> Any:
+    """The smallest value that satisfies a JSON schema (first enum values, empty strings)."""
+    defs = defs if defs is not None else schema.get("$defs", {})
+    if "$ref" in schema:
+        return fill_schema(defs[schema["$ref"].split("/")[-1]], defs)
+    if "default" in schema:
+        return schema["default"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            options = schema[key]
+            if any(o.get("type") == "null" for o in options):
+                return None
+            return fill_schema(options[0], defs)
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {name: fill_schema(sub, defs) for name, sub in props.items()}
+    return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": []}.get(
+        str(kind), None
+    )
+
+
+def canned_reply(request: dict[str, Any]) -> str:
+    schema = request.get("format")
+    if isinstance(schema, dict):
+        return json.dumps(fill_schema(schema), ensure_ascii=False)
+    return CANNED_ANSWER
+
+
+def estimate_tokens(text: str) -> int:
+    # A stand-in for the model's tokenizer: Russian runs ~3 characters per token
+    # in Mistral-family vocabularies.
+    return max(1, len(text) // 3)
+
+
+class OllamaStub:
+    """A scripted Ollama on 127.0.0.1. Use as a context manager or start()/stop()."""
+
+    def __init__(
+        self,
+        replies: Iterable[Reply] = (),
+        *,
+        fallback: Callable[[dict[str, Any]], str] | None = None,
+        delay_s: float = 0.0,
+        models: Iterable[str] = (DEFAULT_MODEL,),
+        port: int = 0,
+        chunk_chars: int = 40,
+    ):
+        self.queue: deque[Reply] = deque(replies)
+        self.fallback = fallback
+        self.delay_s = delay_s
+        self.models = list(models)
+        self.chunk_chars = chunk_chars
+        self.requests: list[dict[str, Any]] = []
+        self.errors: list[str] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def push(self, *replies: Reply) -> None:
+        with self._lock:
+            self.queue.extend(replies)
+
+    def chat_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r.get("_path") == "/api/chat"]
+
+    def next_reply(self, request: dict[str, Any]) -> str:
+        with self._lock:
+            self.requests.append(request)
+            reply: Reply | None = self.queue.popleft() if self.queue else None
+        if reply is None:
+            if self.fallback is None:
+                raise NoScriptedReply("the stub has no scripted reply for this call")
+            return self.fallback(request)
+        if callable(reply):
+            return reply(request)
+        if isinstance(reply, dict):
+            return json.dumps(reply, ensure_ascii=False)
+        return reply
+
+    def start(self) -> OllamaStub:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> OllamaStub:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # silence stderr
+                return
+
+            def _json(self, status: int, body: dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path == "/api/tags":
+                    self._json(200, {"models": [_model_entry(m) for m in stub.models]})
+                elif self.path == "/api/version":
+                    self._json(200, {"version": "0.0.0-stub"})
+                elif self.path in ("/", ""):
+                    self._json(200, {"status": "Ollama is running"})
+                else:
+                    self._json(404, {"error": "not found"})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                try:
+                    body = json.loads(self.rfile.read(length) or b"{}")
+                except json.JSONDecodeError:
+                    self._json(400, {"error": "invalid JSON"})
+                    return
+                if self.path == "/api/show":
+                    self._json(200, {"modelfile": "", "details": {}, "model_info": {}})
+                    return
+                if self.path != "/api/chat":
+                    self._json(404, {"error": "not found"})
+                    return
+                model = body.get("model", "")
+                if model not in stub.models:
+                    self._json(404, {"error": f"model '{model}' not found"})
+                    return
+                body["_path"] = self.path
+                try:
+                    content = stub.next_reply(body)
+                except NoScriptedReply as exc:
+                    stub.errors.append(str(exc))
+                    self._json(500, {"error": str(exc)})
+                    return
+                if stub.delay_s:
+                    time.sleep(stub.delay_s)
+                self._stream(body, content)
+
+            def _stream(self, body: dict[str, Any], content: str) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.end_headers()
+                model = body.get("model", "")
+                step = max(1, stub.chunk_chars)
+                try:
+                    if body.get("stream", True):
+                        for i in range(0, len(content), step):
+                            self._line(_chunk(model, content[i : i + step], done=False))
+                        self._line(_done(model, "", body, content))
+                    else:
+                        self._line(_done(model, content, body, content))
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout): nothing left to do
+
+            def _line(self, payload: dict[str, Any]) -> None:
+                self.wfile.write(json.dumps(payload, ensure_ascii=False).encode() + b"\n")
+                self.wfile.flush()
+
+        return Handler
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat()
+
+
+def _model_entry(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "model": name,
+        "modified_at": _now(),
+        "size": 9_300_000_000,
+        "digest": "0" * 64,
+        "details": {"format": "gguf", "family": "mistral", "parameter_size": "14B"},
+    }
+
+
+def _chunk(model: str, text: str, *, done: bool) -> dict[str, Any]:
+    return {
+        "model": model,
+        "created_at": _now(),
+        "message": {"role": "assistant", "content": text},
+        "done": done,
+    }
+
+
+def _done(model: str, text: str, request: dict[str, Any], content: str) -> dict[str, Any]:
+    prompt = "".join(str(m.get("content", "")) for m in request.get("messages", []))
+    return {
+        **_chunk(model, text, done=True),
+        "done_reason": "stop",
+        "total_duration": 1,
+        "load_duration": 0,
+        "prompt_eval_count": estimate_tokens(prompt),
+        "prompt_eval_duration": 1,
+        "eval_count": estimate_tokens(content),
+        "eval_duration": 1,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Ollama-protocol stub server")
+    parser.add_argument("--port", type=int, default=11434)
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
+    parser.add_argument("--model", action="append", help="model names to advertise")
+    args = parser.parse_args()
+    stub = OllamaStub(
+        fallback=canned_reply,
+        delay_s=args.delay,
+        models=args.model or [DEFAULT_MODEL],
+        port=args.port,
+    )
+    print(f"ollama stub listening on {stub.url}", flush=True)
+    try:
+        stub._server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""Each guard violation is caught, and the repair removes it."""
+
+from __future__ import annotations
+
+import pytest
+
+from graph.guardrails import Guard, GuardInput, money_amounts
+from graph.settings import load_settings
+
+FACTS = ["Тариф Standard — 220 000 ₸ в год.\nКомплект оборудования — 168 000 ₸."]
+
+
+@pytest.fixture(scope="module")
+def guard() -> Guard:
+    return Guard(load_settings().guards)
+
+
+def data(answer: str, **kw: object) -> GuardInput:
+    base: dict = {"turn": 2, "phase": "presentation", "profile": {}, "kb_facts": FACTS}
+    base.update(kw)
+    return GuardInput(answer=answer, **base)
+
+
+@pytest.mark.parametrize(
+    ("text", "amounts"),
+    [
+        ("Стоит 220 000 ₸ в год", {220000}),
+        ("всего 220000 тенге", {220000}),
+        ("от 15 тыс. тг", {15000}),
+        ("около $300", {300}),
+        ("2 500 руб.", {2500}),
+        ("у нас 3 магазина и 1500 товаров", set()),
+        ("звоните 8 701 234 56 78", set()),
+    ],
+)
+def test_money_amounts(text: str, amounts: set[int]) -> None:
+    assert money_amounts(text) == amounts
+
+
+def test_clean_answer_passes(guard: Guard) -> None:
+    answer = "Тариф Standard стоит 220 000 ₸ в год. Сколько у вас точек?"
+    assert guard.check(data(answer)) == []
+
+
+def test_invented_price(guard: Guard) -> None:
+    answer = "Тариф Standard стоит 99 000 ₸ в год, а комплект — 168 000 ₸."
+    assert guard.check(data(answer)) == ["unknown_price"]
+
+
+def test_price_on_allow_list_is_fine() -> None:
+    settings = load_settings()
+    cfg = settings.guards.model_copy(update={"price_allow_list": [99000]})
+    assert Guard(cfg).check(data("Доставка обойдётся в 99 000 тенге.")) == []
+
+
+def test_greeting_after_first_turn(guard: Guard) -> None:
+    assert guard.check(data("Здравствуйте! Тариф Standard — 220 000 ₸.")) == ["greeting_repeated"]
+    assert guard.check(data("Меня зовут Алия, я менеджер Wipon.")) == ["greeting_repeated"]
+    assert guard.check(data("Здравствуйте! Чем могу помочь?", turn=1)) == []
+
+
+def test_two_questions(guard: Guard) -> None:
+    assert guard.check(data("Какой у вас магазин? А сколько точек?")) == ["too_many_questions"]
+
+
+def test_no_question_when_closing_softly(guard: Guard) -> None:
+    codes = guard.check(data("Спасибо за время! Может, всё же попробуете?", phase="soft_close"))
+    assert codes == ["too_many_questions"]
+
+
+def test_reasked_known_field(guard: Guard) -> None:
+    answer = "Подскажите, в каком городе вы находитесь?"
+    assert guard.check(data(answer, profile={"city": "Алматы"})) == ["reasked_known_field"]
+    assert guard.check(data(answer, profile={})) == []
+
+
+def test_not_russian(guard: Guard) -> None:
+    assert "not_russian" in guard.check(data("Sure, the Standard plan is a great choice for you."))
+    assert "not_russian" in guard.check(data("Сәлеметсіз бе, бағасы қанша екенін айтамын."))
+    assert guard.check(data("Wipon Pro подойдёт для сети магазинов.")) == []
+
+
+def test_empty(guard: Guard) -> None:
+    assert guard.check(data("   ")) == ["empty"]
+
+
+def test_false_action_claims(guard: Guard) -> None:
+    assert guard.check(data("Счёт отправлен вам на почту.")) == ["false_action_claim"]
+    assert guard.check(data("Я записала ваш ИИН.")) == ["false_action_claim"]
+    assert guard.check(data("Я записала ваш ИИН.", profile={"iin": "900101300123"})) == []
+
+
+def test_too_long(guard: Guard) -> None:
+    assert "too_long" in guard.check(data("Программа удобная. " * 60))
+
+
+def test_repeated_answer(guard: Guard) -> None:
+    previous = ["Тариф Standard стоит 220 000 ₸ в год."]
+    codes = guard.check(data("Тариф Standard стоит 220 000 ₸ в год.", previous_answers=previous))
+    assert codes == ["repeated_answer"]
+
+
+def test_repair_drops_offending_sentences(guard: Guard) -> None:
+    answer = (
+        "Здравствуйте! Тариф Standard стоит 220 000 ₸ в год. Скидка 90% — 22 000 ₸. "
+        "Счёт отправлен. Какой у вас бизнес? Сколько точек?"
+    )
+    item = data(answer, profile={"business_type": "аптека"})
+    fixed = guard.repair(item, guard.check(item))
+    assert guard.check(data(fixed, profile={"business_type": "аптека"})) == []
+    assert "220 000 ₸" in fixed
+    assert "22 000" not in fixed
+    assert "Здравствуйте" not in fixed
+    assert "Счёт" not in fixed
+    assert fixed.endswith(load_settings().guards.unknown_fact_answer)
+
+
+def test_repair_of_unusable_answer_is_the_fallback(guard: Guard) -> None:
+    fallback = load_settings().guards.fallback_answer
+    assert guard.repair(data("Sure thing!"), ["not_russian"]) == fallback
+    assert guard.repair(data(""), ["empty"]) == fallback

@@ -1,0 +1,109 @@
+"""settings.yaml validation and environment overrides."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from graph.settings import DEFAULT_SETTINGS_PATH, SettingsError, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("FF_") or name in {"OLLAMA_BASE_URL", "OLLAMA_MODEL", "KB_PATH", "DB_PATH"}:
+            monkeypatch.delenv(name)
+
+
+def write_settings(tmp_path: Path, **changes: object) -> Path:
+    data = yaml.safe_load(DEFAULT_SETTINGS_PATH.read_text(encoding="utf-8"))
+    for dotted, value in changes.items():
+        node = data
+        *parents, leaf = dotted.split("__")
+        for key in parents:
+            node = node[key]
+        if value is ...:
+            del node[leaf]
+        else:
+            node[leaf] = value
+    path = tmp_path / "settings.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_shipped_settings_load() -> None:
+    settings = load_settings()
+    assert settings.llm.model == "ministral-3:14b-instruct-2512-q8_0"
+    assert settings.llm.num_ctx >= 4096
+    assert settings.flow.start_phase == "discovery"
+    assert set(settings.objections.strategies) >= {"price", "competitor", "trust"}
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        ({"llm__num_ctx": 10}, "llm.num_ctx"),
+        ({"llm__temperature": "hot"}, "llm.temperature"),
+        ({"kb__top_k": 0}, "kb.top_k"),
+        ({"flow__start_phase": "smalltalk"}, "flow.start_phase"),
+        ({"guards__max_questions": -1}, "guards.max_questions"),
+        ({"feature_flags__handoff": "maybe"}, "feature_flags.handoff"),
+        ({"llm__modle": "x"}, "llm.modle"),
+        ({"objections__strategies__price": ...}, "objections.strategies"),
+    ],
+)
+def test_invalid_value_names_the_key(tmp_path: Path, change: dict, key: str) -> None:
+    path = write_settings(tmp_path, **change)
+    with pytest.raises(SettingsError) as err:
+        load_settings(path)
+    assert key in str(err.value)
+
+
+def test_invalid_regex_in_guards_is_reported(tmp_path: Path) -> None:
+    path = write_settings(tmp_path, guards__reask_patterns={"city": ["(unclosed"]})
+    with pytest.raises(SettingsError, match="guards.reask_patterns"):
+        load_settings(path)
+
+
+def test_unreadable_or_broken_file(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("llm: [unclosed", encoding="utf-8")
+    with pytest.raises(SettingsError, match="not valid YAML"):
+        load_settings(bad)
+
+
+def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OLLAMA_BASE_URL", "http://gpu:11434")
+    monkeypatch.setenv("OLLAMA_MODEL", "qwen:14b")
+    monkeypatch.setenv("KB_PATH", "/srv/kb")
+    monkeypatch.setenv("DB_PATH", "/srv/db.sqlite")
+    settings = load_settings()
+    assert settings.llm.base_url == "http://gpu:11434"
+    assert settings.llm.model == "qwen:14b"
+    assert settings.kb.path == "/srv/kb"
+    assert settings.env.db_path == "/srv/db.sqlite"
+
+
+def test_feature_flag_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().flags.handoff is True
+    monkeypatch.setenv("FF_handoff", "false")
+    monkeypatch.setenv("FF_DENSE_RETRIEVAL", "true")
+    flags = load_settings().flags
+    assert flags.handoff is False
+    assert flags.dense_retrieval is True
+
+
+def test_unknown_or_malformed_flag_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FF_tone_analysis", "true")
+    with pytest.raises(SettingsError, match="FF_tone_analysis"):
+        load_settings()
+    monkeypatch.delenv("FF_tone_analysis")
+    monkeypatch.setenv("FF_handoff", "sometimes")
+    with pytest.raises(SettingsError, match="FF_handoff"):
+        load_settings()

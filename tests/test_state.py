@@ -1,0 +1,43 @@
+"""Reducers of the conversation state."""
+
+from __future__ import annotations
+
+from graph.state import ANSWER_MEMORY, append_answers, merge_counts, merge_profile
+
+
+def test_known_value_is_not_erased_by_empty_ones() -> None:
+    known = {"city": "Алматы", "business_type": "продукты", "pains": ["недостачи"]}
+    update = {"city": None, "business_type": "", "pains": [], "contact_name": None}
+    assert merge_profile(known, update) == known
+
+
+def test_restated_value_replaces_the_old_one() -> None:
+    merged = merge_profile({"city": "Алматы", "stores_count": 1}, {"city": "Астана", "stores_count": 3})
+    assert merged == {"city": "Астана", "stores_count": 3}
+
+
+def test_false_and_zero_are_values_not_empties() -> None:
+    merged = merge_profile({"automation_before": True}, {"automation_before": False, "stores_count": 0})
+    assert merged == {"automation_before": False, "stores_count": 0}
+
+
+def test_list_fields_accumulate_without_duplicates() -> None:
+    merged = merge_profile({"pains": ["недостачи"]}, {"pains": ["очереди", "недостачи"]})
+    assert merged["pains"] == ["недостачи", "очереди"]
+
+
+def test_merge_from_nothing() -> None:
+    assert merge_profile(None, {"city": "Шымкент"}) == {"city": "Шымкент"}
+    assert merge_profile({"city": "Шымкент"}, None) == {"city": "Шымкент"}
+
+
+def test_counts_add_up() -> None:
+    assert merge_counts({"price": 1}, {"price": 1, "trust": 1}) == {"price": 2, "trust": 1}
+
+
+def test_answer_memory_is_capped() -> None:
+    answers: list[str] = []
+    for i in range(ANSWER_MEMORY + 5):
+        answers = append_answers(answers, [f"a{i}"])
+    assert len(answers) == ANSWER_MEMORY
+    assert answers[-1] == f"a{ANSWER_MEMORY + 4}"
