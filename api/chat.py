@@ -1,16 +1,64 @@
-"""`salesbot chat`: the interactive console of the runbook."""
+"""`salesbot chat`: the interactive console of the runbook.
+
+Talks to the same graph, memory and KB as the service, on the thread of
+(--session, --user), so a conversation continues across runs with the same ids
+and DB_PATH. With stdin from a pipe it prints one answer per input line.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import sys
+
+QUIT = {"/quit", "/exit"}
+
+
+async def _chat(session_id: str, user_id: str) -> int:
+    from graph.builder import compile_graph
+    from graph.context import build_services
+    from graph.llm import LLMUnavailable
+    from graph.memory import open_checkpointer
+    from graph.settings import load_settings
+    from graph.turn import run_turn
+
+    settings = load_settings()
+    services = build_services(settings)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print(f"Wipon sales bot ({settings.llm.model}). /quit — выход.")
+    async with open_checkpointer(
+        settings.env.db_path,
+        timeout_s=settings.env.sqlite_timeout_seconds,
+        busy_timeout_ms=settings.env.sqlite_busy_timeout_ms,
+    ) as saver:
+        graph = compile_graph(saver)
+        while True:
+            if interactive:
+                print("> ", end="", flush=True)
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                break
+            text = line.strip()
+            if not text:
+                continue
+            if text in QUIT:
+                break
+            try:
+                result = await run_turn(graph, services, session_id, user_id, text)
+            except LLMUnavailable as exc:
+                print(f"[LLM недоступен: {exc}; сообщение сохранено]", file=sys.stderr)
+                continue
+            print(result.answer, flush=True)
+    return 0
 
 
 def chat_main(args: argparse.Namespace) -> int:
-    raise SystemExit("not implemented yet")
+    return asyncio.run(_chat(args.session, args.user))
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("chat", help="talk to the bot in the terminal")
-    p.add_argument("--session", default="console")
-    p.add_argument("--user", default="console-user")
+    p.add_argument("--session", default="console", help="bot account id (session_id)")
+    p.add_argument("--user", default="console-user", help="customer id (user_id)")
     p.set_defaults(func=chat_main)

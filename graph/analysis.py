@@ -52,6 +52,7 @@ ProposedPhase = Literal[
     "soft_close",
 ]
 
+PROPOSED_PHASES: tuple[str, ...] = ProposedPhase.__args__  # type: ignore[attr-defined]
 QUESTION_INTENTS: frozenset[str] = frozenset(i for i in INTENTS if i.endswith("_question"))
 
 
@@ -85,5 +86,7 @@ class Analysis(BaseModel):
 def default_analysis(message: str, phase: str) -> Analysis:
     """What a turn uses when the model's JSON is unusable: search the KB with the
     message itself and stay in the current phase."""
-    proposed = phase if phase in ProposedPhase.__args__ else "discovery"  # type: ignore[attr-defined]
-    return Analysis(intent="unclear", search_query=message, next_phase=proposed)
+    proposed = phase if phase in PROPOSED_PHASES else "discovery"
+    return Analysis.model_validate(
+        {"intent": "unclear", "search_query": message, "next_phase": proposed}
+    )

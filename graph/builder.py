@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable
+from typing import Any, Protocol
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
@@ -31,7 +31,14 @@ from nodes.intent import analyze_message
 from nodes.objection import handle_objection
 from nodes.retrieve import retrieve_facts
 
-Node = Callable[[SalesState, Runtime[TurnContext]], Awaitable[dict[str, Any]]]
+
+class Node(Protocol):
+    def __call__(
+        self, state: SalesState, runtime: Runtime[TurnContext]
+    ) -> Awaitable[dict[str, Any]]: ...
+
+
+SalesGraph = CompiledStateGraph[SalesState, TurnContext, InputState, SalesState]
 
 
 def _timed(name: str, node: Node) -> Node:
@@ -58,7 +65,7 @@ NODES: dict[str, Node] = {
 }
 
 
-def build_graph() -> StateGraph:
+def build_graph() -> StateGraph[SalesState, TurnContext, InputState, SalesState]:
     builder = StateGraph(SalesState, context_schema=TurnContext, input_schema=InputState)
     for name, node in NODES.items():
         builder.add_node(name, _timed(name, node))
@@ -67,10 +74,12 @@ def build_graph() -> StateGraph:
     builder.add_conditional_edges("retrieve", route_after_retrieve)
     builder.add_edge("objection", "generate")
     builder.add_edge("generate", "guard")
-    builder.add_conditional_edges("guard", route_after_guard, {"generate": "generate", "__end__": END})
+    builder.add_conditional_edges(
+        "guard", route_after_guard, {"generate": "generate", "__end__": END}
+    )
     builder.add_edge("handoff", END)
     return builder
 
 
-def compile_graph(checkpointer: BaseCheckpointSaver | None = None) -> CompiledStateGraph:
+def compile_graph(checkpointer: BaseCheckpointSaver | None = None) -> SalesGraph:
     return build_graph().compile(checkpointer=checkpointer, name="sales_bot")

@@ -37,12 +37,13 @@ _SELF_INTRO = re.compile(
 )
 _SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|\n|$)")
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
-_LATIN = re.compile(r"[a-z]", re.IGNORECASE)
+# Latin words in lower case: English prose. Capitalized ones (Wipon, Mini, Kaspi)
+# are product and brand names that a Russian answer legitimately contains.
+_LATIN_WORD = re.compile(r"\b[a-z][a-z']*\b")
 _KAZAKH = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 
 _MULTIPLIERS = {"т": 1_000, "k": 1_000, "к": 1_000, "м": 1_000_000}
-
 
 
 def _to_int(number: str, mult: str | None) -> int:
@@ -105,7 +106,9 @@ class Guard:
             name: [re.compile(p, re.IGNORECASE) for p in patterns]
             for name, patterns in cfg.reask_patterns.items()
         }
-        self._claims = [(re.compile(c.pattern, re.IGNORECASE), c.requires) for c in cfg.action_claims]
+        self._claims = [
+            (re.compile(c.pattern, re.IGNORECASE), c.requires) for c in cfg.action_claims
+        ]
 
     # --- single-sentence predicates, shared by check() and repair() ---
 
@@ -126,6 +129,13 @@ class Guard:
             pattern.search(sentence) and (requires is None or not profile.get(requires))
             for pattern, requires in self._claims
         )
+
+    def _not_russian(self, text: str) -> bool:
+        if _KAZAKH.search(text):
+            return True
+        cyr = len(_CYRILLIC.findall(text))
+        lat = sum(len(w) for w in _LATIN_WORD.findall(text))
+        return cyr + lat == 0 or cyr / (cyr + lat) < self.cfg.min_cyrillic_ratio
 
     def _max_questions(self, phase: str) -> int:
         return 0 if phase in self.NO_QUESTION_PHASES else self.cfg.max_questions
@@ -157,12 +167,13 @@ class Guard:
             codes.extend(c for c in self._sentence_codes(sentence, data, allowed) if c not in codes)
         if len(re.findall(r"\?+", text)) > self._max_questions(data.phase):
             codes.append("too_many_questions")
-        cyr, lat = len(_CYRILLIC.findall(text)), len(_LATIN.findall(text))
-        if _KAZAKH.search(text) or (cyr + lat and cyr / (cyr + lat) < self.cfg.min_cyrillic_ratio):
+        if self._not_russian(text):
             codes.append("not_russian")
         if len(text) > self.cfg.max_answer_chars:
             codes.append("too_long")
-        if any(_similarity(text, old) >= self.cfg.repeat_similarity for old in data.previous_answers):
+        if any(
+            _similarity(text, old) >= self.cfg.repeat_similarity for old in data.previous_answers
+        ):
             codes.append("repeated_answer")
         return codes
 

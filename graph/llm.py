@@ -102,7 +102,9 @@ class LLM:
         metrics.LLM_TOKENS.labels(kind=kind, direction="completion").inc(answer_tokens)
         return result
 
-    async def structured(self, messages: Sequence[BaseMessage], schema: type[T]) -> StructuredResult:
+    async def structured(
+        self, messages: Sequence[BaseMessage], schema: type[T]
+    ) -> StructuredResult:
         """One call with Ollama's JSON-schema `format`; one repair on invalid output."""
         runnable = self.analysis_model.with_structured_output(
             schema, method="json_schema", include_raw=True

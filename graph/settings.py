@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -271,7 +272,9 @@ def _parse_bool(name: str, raw: str) -> bool:
     raise SettingsError(f"{name}: expected true or false, got {raw!r}")
 
 
-def _apply_env_overrides(data: dict[str, Any], env: Environment, environ: Mapping[str, str]) -> None:
+def _apply_env_overrides(
+    data: dict[str, Any], env: Environment, environ: Mapping[str, str]
+) -> None:
     llm = data.setdefault("llm", {})
     if env.ollama_base_url:
         llm["base_url"] = env.ollama_base_url

@@ -4,6 +4,7 @@ node updates into it. One checkpointed state per (session_id, user_id) thread.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AnyMessage
@@ -62,7 +63,7 @@ def merge_counts(left: dict[str, int] | None, right: dict[str, int] | None) -> d
     return merged
 
 
-def _append_capped(limit: int):  # type: ignore[no-untyped-def]
+def _append_capped(limit: int) -> Callable[[list[str] | None, list[str] | None], list[str]]:
     def reducer(left: list[str] | None, right: list[str] | None) -> list[str]:
         return [*(left or []), *(right or [])][-limit:]
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_core.messages import HumanMessage
-from langgraph.graph.state import CompiledStateGraph
 
 from graph import metrics
+from graph.builder import SalesGraph
 from graph.context import Services, TurnContext
 from graph.threads import thread_config
 
@@ -34,7 +34,7 @@ class TurnResult:
 
 
 async def run_turn(
-    graph: CompiledStateGraph,
+    graph: SalesGraph,
     services: Services,
     session_id: str,
     user_id: str,

@@ -25,7 +25,7 @@ def message_text(message: AnyMessage) -> str:
 
 
 def _split_pending(messages: Sequence[AnyMessage]) -> tuple[list[AnyMessage], list[AnyMessage]]:
-    dialogue = [m for m in messages if isinstance(m, HumanMessage | AIMessage)]
+    dialogue: list[AnyMessage] = [m for m in messages if isinstance(m, HumanMessage | AIMessage)]
     cut = len(dialogue)
     while cut and isinstance(dialogue[cut - 1], HumanMessage):
         cut -= 1

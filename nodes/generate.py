@@ -12,8 +12,8 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from graph.context import TurnContext, services_of
 from graph.contacts import split_media
+from graph.context import TurnContext, services_of
 from graph.prompts import (
     ANSWER_RULES,
     ASK_FOR_BLOCK,

@@ -33,12 +33,19 @@ async def check_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict
     )
     codes = guard.check(data)
     attempts = state.get("guard_attempts", 0) + 1
-    seen = [*state.get("guard_violations", []), *(c for c in codes if c not in state.get("guard_violations", []))]
+    seen = [
+        *state.get("guard_violations", []),
+        *(c for c in codes if c not in state.get("guard_violations", [])),
+    ]
     for code in codes:
         metrics.GUARD_VIOLATIONS.labels(code=code).inc()
 
     if not codes:
-        return {**answer_update(data.answer.strip()), "guard_attempts": attempts, "guard_feedback": []}
+        return {
+            **answer_update(data.answer.strip()),
+            "guard_attempts": attempts,
+            "guard_feedback": [],
+        }
     if attempts < MAX_DRAFTS and settings.flags.guard_regeneration:
         return {"guard_attempts": attempts, "guard_feedback": codes, "guard_violations": seen}
 

@@ -45,9 +45,7 @@ async def retrieve_facts(state: SalesState, runtime: Runtime[TurnContext]) -> di
 
     topics = [h.topic for h in hits]
     return {
-        "kb_facts": [
-            {k: v for k, v in asdict(h).items() if k != "extra"} for h in hits
-        ],
+        "kb_facts": [{k: v for k, v in asdict(h).items() if k != "extra"} for h in hits],
         "kb_topics": topics,
         "recent_topics": topics,
         "kb_relevant": bool(hits),

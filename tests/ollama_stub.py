@@ -14,6 +14,7 @@ which answers every call with schema-shaped JSON or a fixed Russian sentence.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import threading
 import time
@@ -52,9 +53,7 @@ def fill_schema(schema: dict[str, Any], defs: dict[str, Any] | None = None) -> A
     if kind == "object":
         props = schema.get("properties", {})
         return {name: fill_schema(sub, defs) for name, sub in props.items()}
-    return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": []}.get(
-        str(kind), None
-    )
+    return {"string": "", "integer": 0, "number": 0, "boolean": False, "array": []}.get(str(kind))
 
 
 def canned_reply(request: dict[str, Any]) -> str:
@@ -263,10 +262,8 @@ def main() -> None:
         port=args.port,
     )
     print(f"ollama stub listening on {stub.url}", flush=True)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         stub._server.serve_forever()
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from graph.contacts import extract_contacts, find_emails, find_iins, find_phones, iin_is_valid, split_media
+from graph.contacts import (
+    extract_contacts,
+    find_emails,
+    find_iins,
+    find_phones,
+    iin_is_valid,
+    split_media,
+)
 
 
 def make_iin(prefix11: str) -> str:

@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 import pytest
-from conftest import analysis
 
+from conftest import analysis
 from graph.builder import compile_graph
 from graph.context import build_services
 from graph.llm import LLMUnavailable
@@ -118,10 +118,14 @@ async def test_two_customers_of_one_bot_never_share_state(stub, graph, services)
 async def test_objection_uses_the_strategy_then_closes_softly(stub, graph, services) -> None:
     strategy = services.settings.objections.strategies["price"]
     limit = services.settings.objections.max_per_type
-    for _ in range(limit):
+    replies = [
+        "Понимаю, бюджет важен. Есть рассрочка на 12 месяцев. Какой бюджет комфортен?",
+        "Можно начать с тарифа Mini за 5 000 ₸ в год. Что для вас важнее всего?",
+    ]
+    for i in range(limit):
         stub.push(
             analysis("objection", objection_type="price", search_query="цена"),
-            "Понимаю, бюджет важен. Есть рассрочка на 12 месяцев. Какой бюджет комфортен?",
+            replies[i % len(replies)],
         )
     for _ in range(limit):
         result = await turn(graph, services, "Дорого")
@@ -204,7 +208,10 @@ async def test_llm_down_is_a_typed_error_and_the_message_is_kept(stub, settings,
         await turn(graph, build_services(dead), "Сколько стоит касса?")
 
     # The next turn, with the LLM back, answers the lost message too.
-    stub.push(analysis("price_question"), "Комплект стоит 168 000 ₸.")
+    stub.push(
+        analysis("price_question", search_query="комплект оборудования"),
+        "Комплект стоит 168 000 ₸.",
+    )
     await turn(graph, build_services(settings), "Алло?")
     last_message = stub.chat_requests()[0]["messages"][-1]["content"]
     assert "Сколько стоит касса?" in last_message and "Алло?" in last_message
@@ -225,7 +232,9 @@ async def test_slow_llm_times_out_as_unavailable(stub, settings, graph) -> None:
 
 
 async def test_malformed_json_is_repaired_once(stub, graph, services) -> None:
-    stub.push("intent: price?", analysis("price_question", search_query="цена"), "Тариф Mini — 5 000 ₸.")
+    stub.push(
+        "intent: price?", analysis("price_question", search_query="цена"), "Тариф Mini — 5 000 ₸."
+    )
     result = await turn(graph, services, "цена?")
     assert result.intent == "price_question"
     assert result.llm_calls == 3
@@ -267,7 +276,10 @@ async def test_guard_falls_back_deterministically(stub, graph, services) -> None
 
 
 async def test_media_message_is_customer_text_with_its_source(stub, graph, services) -> None:
-    stub.push(analysis("equipment_question", search_query="комплект оборудования"), "Комплект — 168 000 ₸.")
+    stub.push(
+        analysis("equipment_question", search_query="комплект оборудования"),
+        "Комплект — 168 000 ₸.",
+    )
     await turn(graph, services, "[image]: фото кассового аппарата с вопросом, подойдёт ли")
     analysis_prompt = stub.chat_requests()[0]["messages"][-1]["content"]
     assert "изображение" in analysis_prompt

@@ -119,3 +119,8 @@ def test_repair_of_unusable_answer_is_the_fallback(guard: Guard) -> None:
     fallback = load_settings().guards.fallback_answer
     assert guard.repair(data("Sure thing!"), ["not_russian"]) == fallback
     assert guard.repair(data(""), ["empty"]) == fallback
+
+
+def test_latin_product_names_are_russian_enough(guard: Guard) -> None:
+    assert guard.check(data("Тариф Standard — 220 000 ₸.")) == []
+    assert "not_russian" in guard.check(data("ok, the price is fine"))

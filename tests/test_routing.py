@@ -41,7 +41,9 @@ def test_ready_to_buy_without_fields_waits_in_closing(flow) -> None:  # type: ig
     d = decide_phase("presentation", None, None, Analysis(intent="ready_to_buy"), {}, flow)
     assert (d.phase, d.outcome, d.target_outcome) == ("closing", None, "payment_ready")
     # Next turn the customer shares the rest: the remembered outcome is reached.
-    d2 = decide_phase("closing", None, d.target_outcome, Analysis(intent="share_contacts"), FULL, flow)
+    d2 = decide_phase(
+        "closing", None, d.target_outcome, Analysis(intent="share_contacts"), FULL, flow
+    )
     assert (d2.phase, d2.outcome) == ("payment_ready", "payment_ready")
 
 
@@ -61,7 +63,9 @@ def test_refusal_closes_softly(flow) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_soft_close_reopens_on_a_new_question(flow) -> None:  # type: ignore[no-untyped-def]
-    reopened = decide_phase("soft_close", "soft_close", None, Analysis(intent="price_question"), {}, flow)
+    reopened = decide_phase(
+        "soft_close", "soft_close", None, Analysis(intent="price_question"), {}, flow
+    )
     assert (reopened.phase, reopened.outcome) == ("presentation", None)
     stays = decide_phase("soft_close", "soft_close", None, Analysis(intent="gratitude"), {}, flow)
     assert stays.phase == "soft_close"
@@ -73,5 +77,7 @@ def test_handoff_is_final(flow) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_objection_phase(flow) -> None:  # type: ignore[no-untyped-def]
-    d = decide_phase("presentation", None, None, Analysis(intent="objection", objection_type="price"), {}, flow)
+    d = decide_phase(
+        "presentation", None, None, Analysis(intent="objection", objection_type="price"), {}, flow
+    )
     assert d.phase == "objection_handling"

@@ -15,7 +15,12 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     for name in list(os.environ):
-        if name.startswith("FF_") or name in {"OLLAMA_BASE_URL", "OLLAMA_MODEL", "KB_PATH", "DB_PATH"}:
+        if name.startswith("FF_") or name in {
+            "OLLAMA_BASE_URL",
+            "OLLAMA_MODEL",
+            "KB_PATH",
+            "DB_PATH",
+        }:
             monkeypatch.delenv(name)
 
 
@@ -65,7 +70,7 @@ def test_invalid_value_names_the_key(tmp_path: Path, change: dict, key: str) -> 
 
 def test_invalid_regex_in_guards_is_reported(tmp_path: Path) -> None:
     path = write_settings(tmp_path, guards__reask_patterns={"city": ["(unclosed"]})
-    with pytest.raises(SettingsError, match="guards.reask_patterns"):
+    with pytest.raises(SettingsError, match=r"guards\.reask_patterns"):
         load_settings(path)
 
 

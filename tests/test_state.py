@@ -12,12 +12,16 @@ def test_known_value_is_not_erased_by_empty_ones() -> None:
 
 
 def test_restated_value_replaces_the_old_one() -> None:
-    merged = merge_profile({"city": "Алматы", "stores_count": 1}, {"city": "Астана", "stores_count": 3})
+    merged = merge_profile(
+        {"city": "Алматы", "stores_count": 1}, {"city": "Астана", "stores_count": 3}
+    )
     assert merged == {"city": "Астана", "stores_count": 3}
 
 
 def test_false_and_zero_are_values_not_empties() -> None:
-    merged = merge_profile({"automation_before": True}, {"automation_before": False, "stores_count": 0})
+    merged = merge_profile(
+        {"automation_before": True}, {"automation_before": False, "stores_count": 0}
+    )
     assert merged == {"automation_before": False, "stores_count": 0}
 
 

@@ -1,0 +1,106 @@
+"""`langgraph dev` (LangGraph Studio's server) serves `sales_bot` as is: two turns
+through langgraph-sdk against the Ollama stub."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import GRAPH_KB, ROOT, analysis
+from ollama_stub import OllamaStub
+
+LANGGRAPH = Path(sys.executable).with_name("langgraph")
+pytestmark = pytest.mark.slow
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"langgraph dev exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError("langgraph dev did not come up")
+
+
+@pytest.fixture
+def studio(tmp_path: Path):  # type: ignore[no-untyped-def]
+    if not LANGGRAPH.exists():
+        pytest.skip("langgraph-cli is not installed (dev extra)")
+    with OllamaStub() as stub:
+        port = free_port()
+        env = {
+            **os.environ,
+            "OLLAMA_BASE_URL": stub.url,
+            "KB_PATH": str(GRAPH_KB),
+            "LANGGRAPH_CLI_NO_ANALYTICS": "1",
+            "LANGGRAPH_NO_VERSION_CHECK": "1",
+            "LANGSMITH_TRACING": "false",
+        }
+        log = (tmp_path / "langgraph-dev.log").open("wb")
+        proc = subprocess.Popen(
+            [str(LANGGRAPH), "dev", "--no-browser", "--no-reload", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_until_up(url, proc)
+            yield url, stub
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            log.close()
+
+
+async def test_langgraph_dev_serves_sales_bot(studio) -> None:  # type: ignore[no-untyped-def]
+    from langgraph_sdk import get_client
+
+    url, stub = studio
+    stub.push(
+        analysis("greeting"),
+        "Здравствуйте! Чем занимается ваш бизнес?",
+        analysis("price_question", search_query="цена тарифов"),
+        "Тариф Mini стоит 5 000 ₸ в год.",
+    )
+    client = get_client(url=url)
+    assistants = await client.assistants.search(graph_id="sales_bot")
+    assert assistants, "sales_bot is registered"
+    thread = await client.threads.create()
+    first = await client.runs.wait(
+        thread["thread_id"],
+        "sales_bot",
+        input={"messages": [{"role": "user", "content": "Здравствуйте"}]},
+    )
+    second = await client.runs.wait(
+        thread["thread_id"],
+        "sales_bot",
+        input={"messages": [{"role": "user", "content": "Сколько стоит?"}]},
+    )
+    assert first["answer"] == "Здравствуйте! Чем занимается ваш бизнес?"
+    assert second["answer"] == "Тариф Mini стоит 5 000 ₸ в год."
+    assert second["turn"] == 2
+    assert [m["type"] for m in second["messages"]] == ["human", "ai", "human", "ai"]
+    assert "pricing_tariffs" in second["kb_topics"]
