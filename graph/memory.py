@@ -23,13 +23,22 @@ async def configure_connection(conn: aiosqlite.Connection, busy_timeout_ms: int)
 
 
 @asynccontextmanager
-async def open_checkpointer(
+async def open_sqlite(
     db_path: str | Path, *, timeout_s: float = 30.0, busy_timeout_ms: int = 5000
-) -> AsyncIterator[AsyncSqliteSaver]:
+) -> AsyncIterator[aiosqlite.Connection]:
+    """A configured connection; the directory of the file is created if needed."""
     if str(db_path) != ":memory:":
         Path(db_path).parent.mkdir(parents=True, exist_ok=True)
     async with aiosqlite.connect(str(db_path), timeout=timeout_s) as conn:
         await configure_connection(conn, busy_timeout_ms)
+        yield conn
+
+
+@asynccontextmanager
+async def open_checkpointer(
+    db_path: str | Path, *, timeout_s: float = 30.0, busy_timeout_ms: int = 5000
+) -> AsyncIterator[AsyncSqliteSaver]:
+    async with open_sqlite(db_path, timeout_s=timeout_s, busy_timeout_ms=busy_timeout_ms) as conn:
         saver = AsyncSqliteSaver(conn)
         await saver.setup()
         yield saver

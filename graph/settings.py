@@ -215,6 +215,7 @@ class Environment(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: str = "INFO"
     log_conversation_text: bool = False
+    dev_mode: bool = False
     settings_path: str | None = None
 
 

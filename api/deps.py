@@ -1,0 +1,52 @@
+"""Request dependencies: the application runtime and API-key authentication."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from api.concurrency import KeyedLocks, SlidingWindowLimiter
+from api.errors import APIError
+from api.store import Store
+from graph.builder import SalesGraph
+from graph.context import Services
+from graph.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """Everything a request handler needs, built once at start-up."""
+
+    settings: Settings
+    services: Services
+    graph: SalesGraph
+    store: Store
+    api_key: str
+    locks: KeyedLocks
+    key_limiter: SlidingWindowLimiter
+    customer_limiter: SlidingWindowLimiter
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+def require_api_key(request: Request, runtime: RuntimeDep) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    # compare_digest on bytes: constant time, and no TypeError on non-ASCII input.
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        token.strip().encode(), runtime.api_key.encode()
+    ):
+        raise APIError(401, "Invalid API key")
+    return token
+
+
+AuthDep = Annotated[str, Depends(require_api_key)]

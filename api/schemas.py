@@ -1,0 +1,114 @@
+"""Request and response bodies of the HTTP API (the contract of runbook §7.1)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+# Ids come from WhatsApp/Instagram gateways: phone numbers, numeric sender ids,
+# bot names. A closed alphabet keeps them safe in logs, SQL and file names.
+SAFE_ID = r"^[A-Za-z0-9_.:@+\-]{1,128}$"
+SafeId = Annotated[str, StringConstraints(pattern=SAFE_ID, min_length=1, max_length=128)]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    text: str = Field(
+        description="The customer's (buffered) last message", examples=["Сколько стоит?"]
+    )
+    timestamp_ms: int | None = Field(default=None, ge=0, examples=[1770801587839])
+
+
+class RequestContext(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    time_of_day: Literal["morning", "day", "evening", "night"] | None = None
+    timezone: str | None = Field(default=None, max_length=64, examples=["Asia/Almaty"])
+    meta: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProcessRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="ignore",
+        json_schema_extra={
+            "examples": [
+                {
+                    "request_id": "6f9619ff-8b86-d011-b42d-00cf4fc964ff",
+                    "channel": "whatsapp",
+                    "session_id": "BOT_7000",
+                    "user_id": "77022951810",
+                    "message": {
+                        "text": "Привет, расскажи о вашей CRM",
+                        "timestamp_ms": 1770801587839,
+                    },
+                    "context": {"time_of_day": "day", "timezone": "Asia/Almaty"},
+                }
+            ]
+        },
+    )
+
+    request_id: SafeId | None = Field(
+        default=None, description="Makes n8n retries idempotent: a repeat returns the stored answer"
+    )
+    channel: Literal["whatsapp", "instagram"] | None = None
+    session_id: SafeId = Field(description="Bot account id")
+    user_id: SafeId = Field(description="Customer id within the bot account")
+    message: Message
+    context: RequestContext = Field(default_factory=RequestContext)
+
+
+class Meta(BaseModel):
+    model: str
+    processing_ms: int
+    kb_used: bool
+    phase: str
+    intent: str
+    handoff: bool
+    outcome: str | None
+    turn: int
+
+
+class ProcessResponse(BaseModel):
+    answer: str = Field(examples=["Добрый день! Расскажите, пожалуйста, о вашей компании."])
+    meta: Meta
+
+
+class ErrorDetail(BaseModel):
+    code: Literal[
+        "BAD_REQUEST",
+        "UNAUTHORIZED",
+        "NOT_FOUND",
+        "PAYLOAD_TOO_LARGE",
+        "RATE_LIMIT",
+        "SERVICE_UNAVAILABLE",
+        "INTERNAL",
+    ]
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+
+
+class ProfileEntry(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    session_id: str
+    updated_at: str
+
+
+class ProfileResponse(BaseModel):
+    user_id: str
+    profiles: list[ProfileEntry]
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    model: str
+
+
+class Readiness(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, bool]

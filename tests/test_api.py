@@ -1,0 +1,368 @@
+"""The n8n-facing HTTP contract (runbook §7): every status code and error shape,
+memory, isolation, idempotency, serialization, profiles and privacy of logs."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import analysis
+
+from api.app import create_app
+from graph.settings import SettingsError, load_settings
+
+KEY = "test-key-7f3a"
+AUTH = {"Authorization": f"Bearer {KEY}"}
+
+
+def body(text: str = "Здравствуйте", user: str = "77022951810", **extra: Any) -> dict[str, Any]:
+    return {
+        "session_id": "BOT_7000",
+        "user_id": user,
+        "channel": "whatsapp",
+        "message": {"text": text, "timestamp_ms": 1770801587839},
+        "context": {"time_of_day": "day", "timezone": "Asia/Almaty"},
+        **extra,
+    }
+
+
+@pytest.fixture
+def api_env(env, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("API_KEY", KEY)
+    monkeypatch.delenv("DEV_MODE", raising=False)
+    monkeypatch.delenv("LOG_CONVERSATION_TEXT", raising=False)
+    return env
+
+
+@pytest.fixture
+async def client(api_env) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
+    app = create_app()
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bot") as http:
+            yield http
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    assert response.status_code == status, response.text
+    payload = response.json()
+    assert set(payload) == {"error"}
+    assert payload["error"]["code"] == code
+    assert isinstance(payload["error"]["message"], str) and payload["error"]["message"]
+
+
+# --- the happy path and memory -------------------------------------------------
+
+
+async def test_new_dialogue_and_its_continuation(stub, client) -> None:
+    stub.push(
+        analysis("greeting"),
+        "Добрый день! Расскажите, пожалуйста, о вашей компании.",
+        analysis("price_question", search_query="цена тарифов"),
+        "Тариф Mini стоит 5 000 ₸ в год.",
+    )
+    first = await client.post("/api/v1/process", json=body("Привет, расскажи о вашей CRM"), headers=AUTH)
+    assert first.status_code == 200, first.text
+    payload = first.json()
+    assert payload["answer"] == "Добрый день! Расскажите, пожалуйста, о вашей компании."
+    meta = payload["meta"]
+    assert meta["model"] == "ministral-3:14b-instruct-2512-q8_0"
+    assert isinstance(meta["processing_ms"], int) and meta["processing_ms"] >= 0
+    assert meta["kb_used"] in (True, False)
+    assert {"phase", "intent", "handoff", "outcome"} <= set(meta)
+
+    second = await client.post("/api/v1/process", json=body("Сколько стоит?"), headers=AUTH)
+    assert second.json()["answer"] == "Тариф Mini стоит 5 000 ₸ в год."
+    assert second.json()["meta"]["kb_used"] is True
+    assert second.json()["meta"]["turn"] == 2
+    history = stub.chat_requests()[-1]["messages"]
+    assert any("расскажи о вашей CRM" in m["content"] for m in history)
+
+
+async def test_two_customers_of_one_bot_are_isolated(stub, client) -> None:
+    stub.push(
+        analysis("business_info", profile={"business_type": "аптека", "city": "Караганда"}),
+        "Понял, аптека в Караганде.",
+        analysis("greeting"),
+        "Здравствуйте! Чем занимаетесь?",
+    )
+    await client.post("/api/v1/process", json=body("У меня аптека в Караганде", user="A1"), headers=AUTH)
+    other = await client.post("/api/v1/process", json=body("Привет", user="B2"), headers=AUTH)
+    assert other.json()["meta"]["turn"] == 1
+    assert "аптека" not in json.dumps(stub.chat_requests()[2:], ensure_ascii=False)
+    assert (await client.get("/api/v1/users/B2/profile", headers=AUTH)).json()["profiles"][0].get(
+        "business_type"
+    ) is None
+
+
+async def test_profile_after_sharing_a_phone(stub, client) -> None:
+    stub.push(
+        analysis("share_contacts", profile={"contact_name": "Ержан", "city": "Алматы"}),
+        "Спасибо, Ержан! Менеджер свяжется с вами.",
+    )
+    await client.post(
+        "/api/v1/process", json=body("Ержан, Алматы, +7 701 234 56 78", user="U5"), headers=AUTH
+    )
+    response = await client.get("/api/v1/users/U5/profile", headers=AUTH)
+    assert response.status_code == 200
+    payload = response.json()
+    assert payload["user_id"] == "U5"
+    [entry] = payload["profiles"]
+    assert entry["session_id"] == "BOT_7000"
+    assert entry["phone"] == "77012345678"
+    assert entry["contact_name"] == "Ержан"
+    assert entry["city"] == "Алматы"
+    assert entry["updated_at"]
+
+
+# --- idempotency and serialization -------------------------------------------
+
+
+async def test_repeated_request_id_returns_the_stored_answer(stub, client) -> None:
+    stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")
+    request = body("Привет", request_id="req-1")
+    first = await client.post("/api/v1/process", json=request, headers=AUTH)
+    calls = len(stub.chat_requests())
+    again = await client.post("/api/v1/process", json=request, headers=AUTH)
+    assert again.status_code == 200
+    assert again.json()["answer"] == first.json()["answer"]
+    assert len(stub.chat_requests()) == calls, "the graph did not run again"
+
+
+async def test_repeat_arriving_during_the_first_waits_for_it(stub, client) -> None:
+    stub.delay_s = 0.3
+    stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")
+    request = body("Привет", request_id="req-2")
+    first, second = await asyncio.gather(
+        client.post("/api/v1/process", json=request, headers=AUTH),
+        client.post("/api/v1/process", json=request, headers=AUTH),
+    )
+    assert first.status_code == second.status_code == 200
+    assert first.json()["answer"] == second.json()["answer"]
+    assert len(stub.chat_requests()) == 2
+
+
+async def test_turns_of_one_customer_are_serialized(stub, client) -> None:
+    stub.delay_s = 0.2
+    stub.push(
+        analysis("greeting"),
+        "Ответ на первое.",
+        analysis("price_question"),
+        "Ответ на второе.",
+    )
+    first, second = await asyncio.gather(
+        client.post("/api/v1/process", json=body("первое"), headers=AUTH),
+        client.post("/api/v1/process", json=body("второе"), headers=AUTH),
+    )
+    assert first.json()["answer"] == "Ответ на первое."
+    assert second.json()["answer"] == "Ответ на второе."
+    # The second turn started only after the first answered: it sees that answer.
+    second_turn_prompt = json.dumps(stub.chat_requests()[3]["messages"], ensure_ascii=False)
+    assert "Ответ на первое." in second_turn_prompt
+
+
+async def test_different_customers_run_concurrently(stub, client) -> None:
+    stub.delay_s = 0.4
+    # Calls of different customers interleave, so replies go by kind, not by order.
+    stub.fallback = lambda request: analysis("greeting") if request.get("format") else "Здравствуйте!"
+    started = time.perf_counter()
+    responses = await asyncio.gather(
+        *(client.post("/api/v1/process", json=body("Привет", user=u), headers=AUTH) for u in ("C1", "C2", "C3"))
+    )
+    elapsed = time.perf_counter() - started
+    assert all(r.status_code == 200 for r in responses)
+    # Serialized, three customers would take 3 × 2 × 0.4 s; concurrently about 0.8 s.
+    assert elapsed < 2.4
+
+
+# --- errors -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong-key"}, {"Authorization": KEY}, {"Authorization": "Bearer "}],
+)
+async def test_unauthorized(client, headers: dict[str, str]) -> None:
+    response = await client.post("/api/v1/process", json=body(), headers=headers)
+    assert_error(response, 401, "UNAUTHORIZED")
+    assert response.json()["error"]["message"] == "Invalid API key"
+    assert_error(await client.get("/api/v1/users/x/profile", headers=headers), 401, "UNAUTHORIZED")
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"session_id": "BOT", "message": {"text": "hi"}},  # no user_id
+        {"user_id": "U", "message": {"text": "hi"}},  # no session_id
+        {"session_id": "BOT", "user_id": "U"},  # no message
+        body(user="a" * 129),
+        body(user="../../etc/passwd"),
+        body(user="имя"),
+        body(text="   "),
+        body(text=""),
+        body(text=123),
+        body(channel="telegram"),
+        body(request_id="id with spaces"),
+        {"session_id": "BOT", "user_id": "U", "message": "hi"},
+        [1, 2, 3],
+    ],
+)
+async def test_bad_request(client, payload: Any) -> None:
+    response = await client.post("/api/v1/process", json=payload, headers=AUTH)
+    assert_error(response, 400, "BAD_REQUEST")
+
+
+async def test_invalid_json_and_text_over_the_limit(client, settings) -> None:
+    broken = await client.post(
+        "/api/v1/process", content=b'{"session_id": ', headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert_error(broken, 400, "BAD_REQUEST")
+    assert "JSON" in broken.json()["error"]["message"]
+    too_long = body(text="а" * (settings.api.max_text_chars + 1))
+    assert_error(await client.post("/api/v1/process", json=too_long, headers=AUTH), 400, "BAD_REQUEST")
+
+
+async def test_body_over_one_megabyte(client) -> None:
+    huge = json.dumps(body(text="я" * 600_000)).encode()
+    response = await client.post(
+        "/api/v1/process", content=huge, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert_error(response, 413, "PAYLOAD_TOO_LARGE")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b" " * 100_000
+
+    streamed = await client.post(
+        "/api/v1/process", content=chunks(), headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert_error(streamed, 413, "PAYLOAD_TOO_LARGE")
+
+
+async def test_not_found(client) -> None:
+    assert_error(await client.get("/api/v1/users/nobody/profile", headers=AUTH), 404, "NOT_FOUND")
+    assert_error(await client.get("/api/v2/nothing", headers=AUTH), 404, "NOT_FOUND")
+
+
+async def test_rate_limit_per_customer(stub, api_env, monkeypatch) -> None:
+    settings = load_settings()
+    limits = settings.api.rate_limit.model_copy(update={"per_customer_per_minute": 2})
+    api = settings.api.model_copy(update={"rate_limit": limits})
+    app = create_app(settings.model_copy(update={"business": settings.business.model_copy(update={"api": api})}))
+    stub.push(analysis("greeting"), "Первый.", analysis("greeting"), "Второй.", analysis("greeting"), "Третий.")
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
+            for text in ("раз", "два"):
+                assert (await http.post("/api/v1/process", json=body(text), headers=AUTH)).status_code == 200
+            limited = await http.post("/api/v1/process", json=body("три"), headers=AUTH)
+            assert_error(limited, 429, "RATE_LIMIT")
+            assert int(limited.headers["Retry-After"]) >= 1
+            other = await http.post("/api/v1/process", json=body("раз", user="other"), headers=AUTH)
+            assert other.status_code == 200
+
+
+async def test_llm_down_is_503_within_two_seconds(api_env, monkeypatch) -> None:
+    monkeypatch.setenv("OLLAMA_BASE_URL", "http://127.0.0.1:9")
+    app = create_app()
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
+            started = time.perf_counter()
+            response = await http.post("/api/v1/process", json=body(), headers=AUTH)
+            assert time.perf_counter() - started < 2
+            assert_error(response, 503, "SERVICE_UNAVAILABLE")
+            ready = await http.get("/ready")
+            assert ready.status_code == 503
+            assert ready.json()["checks"] == {"db": True, "llm": False, "kb": True}
+
+
+async def test_turn_over_budget_is_503(stub, api_env) -> None:
+    settings = load_settings()
+    api = settings.api.model_copy(update={"turn_budget_s": 0.5})
+    app = create_app(settings.model_copy(update={"business": settings.business.model_copy(update={"api": api})}))
+    stub.delay_s = 2.0
+    stub.push(analysis("greeting"), "поздно")
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
+            started = time.perf_counter()
+            response = await http.post("/api/v1/process", json=body(), headers=AUTH)
+            assert time.perf_counter() - started < 1.5
+            assert_error(response, 503, "SERVICE_UNAVAILABLE")
+
+
+async def test_internal_error_hides_internals(client, monkeypatch) -> None:
+    async def explode(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("secret path /srv/db and customer text")
+
+    monkeypatch.setattr("api.routes.run_turn", explode)
+    response = await client.post("/api/v1/process", json=body(), headers=AUTH)
+    assert_error(response, 500, "INTERNAL")
+    assert "secret" not in response.text and "/srv" not in response.text
+
+
+# --- start-up, health, readiness, metrics --------------------------------------
+
+
+def test_refuses_to_start_without_an_api_key(api_env, monkeypatch) -> None:
+    monkeypatch.setenv("API_KEY", "")
+    with pytest.raises(SettingsError, match="API_KEY"):
+        create_app()
+    monkeypatch.setenv("DEV_MODE", "true")
+    assert create_app() is not None
+
+
+async def test_health_ready_metrics(stub, client) -> None:
+    health = await client.get("/health")
+    assert health.json() == {"status": "ok", "model": "ministral-3:14b-instruct-2512-q8_0"}
+    ready = await client.get("/ready")
+    assert ready.status_code == 200 and ready.json()["checks"] == {"db": True, "llm": True, "kb": True}
+    stub.push(analysis("greeting"), "Здравствуйте!")
+    await client.post("/api/v1/process", json=body(), headers=AUTH)
+    text = (await client.get("/metrics")).text
+    for name in (
+        "salesbot_turns_total",
+        "salesbot_node_seconds_bucket",
+        "salesbot_llm_calls_total",
+        "salesbot_llm_tokens_total",
+        "salesbot_guard_violations_total",
+        "salesbot_errors_total",
+        "salesbot_active_conversations",
+    ):
+        assert name in text
+    assert 'salesbot_node_seconds_count{node="intent"}' in text
+
+
+# --- privacy ------------------------------------------------------------------
+
+
+async def test_logs_carry_neither_text_nor_phone(stub, client, caplog) -> None:
+    stub.push(analysis("share_contacts"), "Спасибо, передам менеджеру.")
+    secret_text = "Мой номер +7 705 111 22 33, ИИН 900101300123, Секретный магазин"
+    with caplog.at_level(logging.DEBUG):
+        response = await client.post(
+            "/api/v1/process", json=body(secret_text, user="77051112233"), headers=AUTH
+        )
+    assert response.status_code == 200
+    logged = "\n".join(
+        f"{r.getMessage()} {json.dumps(r.__dict__, default=str, ensure_ascii=False)}" for r in caplog.records
+    )
+    assert any(r.getMessage() == "turn" for r in caplog.records)
+    for secret in ("Секретный", "705 111 22 33", "77051112233", "900101300123", "передам менеджеру"):
+        assert secret not in logged
+
+
+async def test_conversation_text_logged_only_when_switched_on(stub, api_env, monkeypatch, caplog) -> None:
+    monkeypatch.setenv("LOG_CONVERSATION_TEXT", "true")
+    app = create_app()
+    stub.push(analysis("greeting"), "Здравствуйте!")
+    async with app.router.lifespan_context(app):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
+            with caplog.at_level(logging.INFO):
+                await http.post("/api/v1/process", json=body("Открытый текст"), headers=AUTH)
+    [turn] = [r for r in caplog.records if r.getMessage() == "turn"]
+    assert turn.__dict__["text"] == "Открытый текст"
