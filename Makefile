@@ -16,8 +16,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# Without API_KEY the service refuses to start; for a local run it then makes a
+# one-off key (DEV_MODE) and prints it.
 run: setup
-	$(BIN)/salesbot serve
+	@if [ -z "$$API_KEY" ]; then export DEV_MODE=true; fi; exec $(BIN)/salesbot serve
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -98,7 +98,12 @@ async def process(body: ProcessRequest, runtime: RuntimeDep, api_key: AuthDep) -
             try:
                 async with asyncio.timeout(settings.api.turn_budget_s):
                     result = await run_turn(
-                        runtime.graph, runtime.services, body.session_id, body.user_id, text
+                        runtime.graph,
+                        runtime.services,
+                        body.session_id,
+                        body.user_id,
+                        text,
+                        body.message.timestamp_ms,
                     )
             except LLMUnavailable as exc:
                 log.warning(

@@ -89,10 +89,12 @@ class GuardInput:
 
     answer: str
     turn: int
+    """1 for the first turn; a greeting is allowed then, and when `may_greet`."""
     phase: str
     profile: Mapping[str, Any]
     kb_facts: Sequence[str]
     previous_answers: Sequence[str] = field(default_factory=list)
+    returning: bool = False
 
 
 class Guard:
@@ -147,7 +149,7 @@ class Guard:
         codes = []
         if self._unknown_amounts(sentence, allowed):
             codes.append("unknown_price")
-        if data.turn > 1 and self._is_greeting(sentence):
+        if data.turn > 1 and not data.returning and self._is_greeting(sentence):
             codes.append("greeting_repeated")
         if self._reasks(sentence, data.profile):
             codes.append("reasked_known_field")

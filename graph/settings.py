@@ -76,13 +76,19 @@ class DenseSettings(_Strict):
     model: str
     query_prefix: str
     document_prefix: str
+    # Cosine above which a dense match alone counts as relevant (the floor);
+    # model-specific, so calibrate it with `salesbot kb eval --floor`.
+    min_similarity: float = Field(default=0.75, ge=0.0, le=1.0)
 
 
 class KBSettings(_Strict):
     path: str | None = None
     top_k: int = Field(ge=1, le=20)
     min_score: float = Field(ge=0.0, le=1.0)
+    # Relative to the working directory; "" turns the index cache off.
     cache_dir: str
+    # Ranking bonus (fraction) for sections of the current phase's categories.
+    category_boost: float = Field(default=0.15, ge=0.0, le=1.0)
     dense: DenseSettings
 
 
@@ -96,6 +102,7 @@ class PhaseSettings(_Strict):
 class FlowSettings(_Strict):
     start_phase: Phase
     history_turns: int = Field(ge=1, le=50)
+    reengage_after_hours: float = Field(gt=0)
     outcome_requirements: list[Literal["contact", "business_type", "city"]]
     phases: dict[Phase, PhaseSettings]
 

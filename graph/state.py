@@ -79,6 +79,8 @@ class InputState(TypedDict, total=False):
     """What a caller sends: the customer's new message (Studio and the API)."""
 
     messages: Annotated[list[AnyMessage], add_messages]
+    message_ts: int
+    """When the customer wrote (ms since the epoch), if the channel says."""
 
 
 class SalesState(TypedDict, total=False):
@@ -89,6 +91,15 @@ class SalesState(TypedDict, total=False):
 
     turn: int
     """Number of customer turns processed, the current one included."""
+
+    message_ts: int
+    """When the customer wrote the current message (ms since the epoch), if known."""
+
+    last_message_ts: int
+    """When the customer wrote the previous answered message."""
+
+    returning: bool
+    """The customer comes back after a long pause (flow.reengage_after_hours)."""
 
     phase: str
     """Current phase of the sales flow (settings.flow.phases), or a terminal outcome."""

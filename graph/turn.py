@@ -39,9 +39,13 @@ async def run_turn(
     session_id: str,
     user_id: str,
     text: str,
+    message_ts: int | None = None,
 ) -> TurnResult:
+    payload: dict[str, Any] = {"messages": [HumanMessage(content=text)]}
+    if message_ts is not None:
+        payload["message_ts"] = message_ts
     state = await graph.ainvoke(
-        {"messages": [HumanMessage(content=text)]},
+        payload,
         thread_config(session_id, user_id),
         context=TurnContext(session_id=session_id, user_id=user_id, services=services),
         durability="sync",

@@ -53,10 +53,10 @@ def _phase_block(state: SalesState, settings: Settings, phase: str) -> str:
 
 def build_answer_prompt(state: SalesState, settings: Settings) -> list[BaseMessage]:
     phase = state.get("phase") or settings.flow.start_phase
-    first_turn = state.get("turn", 1) <= 1
+    may_greet = state.get("turn", 1) <= 1 or bool(state.get("returning"))
     rules = ANSWER_RULES.format(
         max_chars=settings.guards.max_answer_chars,
-        greeting_rule=GREETING_FIRST if first_turn else GREETING_LATER,
+        greeting_rule=GREETING_FIRST if may_greet else GREETING_LATER,
     )
     profile = render_profile(state.get("profile", {}))
     sections = [

@@ -30,6 +30,7 @@ async def check_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict
         profile=state.get("profile", {}),
         kb_facts=[f["facts"] for f in state.get("kb_facts") or []],
         previous_answers=state.get("answers", []),
+        returning=bool(state.get("returning")),
     )
     codes = guard.check(data)
     attempts = state.get("guard_attempts", 0) + 1

@@ -73,6 +73,11 @@ async def analyze_message(state: SalesState, runtime: Runtime[TurnContext]) -> d
     profile_update = _profile_update(analysis, customer.text)
     profile = {**state.get("profile", {}), **profile_update}
 
+    now_ts = state.get("message_ts")
+    last_ts = state.get("last_message_ts")
+    gap_ms = settings.flow.reengage_after_hours * 3600 * 1000
+    returning = bool(now_ts and last_ts and now_ts - last_ts >= gap_ms)
+
     frustrated = analysis.frustrated or analysis.intent == "complaint"
     streak = state.get("frustration_streak", 0) + 1 if frustrated else 0
     handoff = settings.flags.handoff and (
@@ -95,6 +100,8 @@ async def analyze_message(state: SalesState, runtime: Runtime[TurnContext]) -> d
 
     return {
         "turn": state.get("turn", 0) + 1,
+        "returning": returning,
+        "last_message_ts": now_ts or last_ts or 0,
         "intent": analysis.intent,
         "objection_type": objection_type if analysis.intent == "objection" else None,
         "profile": profile_update,

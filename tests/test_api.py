@@ -8,14 +8,15 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-from conftest import analysis
 
 from api.app import create_app
-from graph.settings import SettingsError, load_settings
+from conftest import analysis
+from graph.settings import Settings, SettingsError, load_settings
 
 KEY = "test-key-7f3a"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -40,13 +41,36 @@ def api_env(env, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-de
     return env
 
 
+@asynccontextmanager
+async def serve(settings: Settings | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan, behind an in-process HTTP client."""
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://bot") as http,
+    ):
+        yield http
+
+
+def with_api(**changes: Any) -> Settings:
+    """Settings whose `api` section has `changes` (rate limits, budgets)."""
+    settings = load_settings()
+    limits = {k: v for k, v in changes.items() if k.startswith("per_")}
+    api = settings.api.model_copy(
+        update={
+            **{k: v for k, v in changes.items() if not k.startswith("per_")},
+            "rate_limit": settings.api.rate_limit.model_copy(update=limits),
+        }
+    )
+    business = settings.business.model_copy(update={"api": api})
+    return settings.model_copy(update={"business": business})
+
+
 @pytest.fixture
 async def client(api_env) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    app = create_app()
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bot") as http:
-            yield http
+    async with serve() as http:
+        yield http
 
 
 def assert_error(response: httpx.Response, status: int, code: str) -> None:
@@ -67,7 +91,9 @@ async def test_new_dialogue_and_its_continuation(stub, client) -> None:
         analysis("price_question", search_query="цена тарифов"),
         "Тариф Mini стоит 5 000 ₸ в год.",
     )
-    first = await client.post("/api/v1/process", json=body("Привет, расскажи о вашей CRM"), headers=AUTH)
+    first = await client.post(
+        "/api/v1/process", json=body("Привет, расскажи о вашей CRM"), headers=AUTH
+    )
     assert first.status_code == 200, first.text
     payload = first.json()
     assert payload["answer"] == "Добрый день! Расскажите, пожалуйста, о вашей компании."
@@ -92,7 +118,9 @@ async def test_two_customers_of_one_bot_are_isolated(stub, client) -> None:
         analysis("greeting"),
         "Здравствуйте! Чем занимаетесь?",
     )
-    await client.post("/api/v1/process", json=body("У меня аптека в Караганде", user="A1"), headers=AUTH)
+    await client.post(
+        "/api/v1/process", json=body("У меня аптека в Караганде", user="A1"), headers=AUTH
+    )
     other = await client.post("/api/v1/process", json=body("Привет", user="B2"), headers=AUTH)
     assert other.json()["meta"]["turn"] == 1
     assert "аптека" not in json.dumps(stub.chat_requests()[2:], ensure_ascii=False)
@@ -150,30 +178,37 @@ async def test_repeat_arriving_during_the_first_waits_for_it(stub, client) -> No
 
 async def test_turns_of_one_customer_are_serialized(stub, client) -> None:
     stub.delay_s = 0.2
-    stub.push(
-        analysis("greeting"),
-        "Ответ на первое.",
-        analysis("price_question"),
-        "Ответ на второе.",
+    stub.fallback = lambda request: (
+        analysis("unclear")
+        if request.get("format")
+        else f"Ответ: {request['messages'][-1]['content']}"
     )
     first, second = await asyncio.gather(
         client.post("/api/v1/process", json=body("первое"), headers=AUTH),
         client.post("/api/v1/process", json=body("второе"), headers=AUTH),
     )
-    assert first.json()["answer"] == "Ответ на первое."
-    assert second.json()["answer"] == "Ответ на второе."
-    # The second turn started only after the first answered: it sees that answer.
-    second_turn_prompt = json.dumps(stub.chat_requests()[3]["messages"], ensure_ascii=False)
-    assert "Ответ на первое." in second_turn_prompt
+    assert {first.json()["answer"], second.json()["answer"]} == {"Ответ: первое", "Ответ: второе"}
+    calls = stub.chat_requests()
+    # One turn ran entirely before the other: analysis, answer, analysis, answer...
+    assert [bool(c.get("format")) for c in calls] == [True, False, True, False]
+    # ...and the later turn saw the earlier one's answer in its history.
+    earlier_answer = f"Ответ: {calls[1]['messages'][-1]['content']}"
+    assert earlier_answer in json.dumps(calls[2]["messages"], ensure_ascii=False)
+    assert {first.json()["meta"]["turn"], second.json()["meta"]["turn"]} == {1, 2}
 
 
 async def test_different_customers_run_concurrently(stub, client) -> None:
     stub.delay_s = 0.4
     # Calls of different customers interleave, so replies go by kind, not by order.
-    stub.fallback = lambda request: analysis("greeting") if request.get("format") else "Здравствуйте!"
+    stub.fallback = lambda request: (
+        analysis("greeting") if request.get("format") else "Здравствуйте!"
+    )
     started = time.perf_counter()
     responses = await asyncio.gather(
-        *(client.post("/api/v1/process", json=body("Привет", user=u), headers=AUTH) for u in ("C1", "C2", "C3"))
+        *(
+            client.post("/api/v1/process", json=body("Привет", user=u), headers=AUTH)
+            for u in ("C1", "C2", "C3")
+        )
     )
     elapsed = time.perf_counter() - started
     assert all(r.status_code == 200 for r in responses)
@@ -186,7 +221,12 @@ async def test_different_customers_run_concurrently(stub, client) -> None:
 
 @pytest.mark.parametrize(
     "headers",
-    [{}, {"Authorization": "Bearer wrong-key"}, {"Authorization": KEY}, {"Authorization": "Bearer "}],
+    [
+        {},
+        {"Authorization": "Bearer wrong-key"},
+        {"Authorization": KEY},
+        {"Authorization": "Bearer "},
+    ],
 )
 async def test_unauthorized(client, headers: dict[str, str]) -> None:
     response = await client.post("/api/v1/process", json=body(), headers=headers)
@@ -220,12 +260,16 @@ async def test_bad_request(client, payload: Any) -> None:
 
 async def test_invalid_json_and_text_over_the_limit(client, settings) -> None:
     broken = await client.post(
-        "/api/v1/process", content=b'{"session_id": ', headers={**AUTH, "Content-Type": "application/json"}
+        "/api/v1/process",
+        content=b'{"session_id": ',
+        headers={**AUTH, "Content-Type": "application/json"},
     )
     assert_error(broken, 400, "BAD_REQUEST")
     assert "JSON" in broken.json()["error"]["message"]
     too_long = body(text="а" * (settings.api.max_text_chars + 1))
-    assert_error(await client.post("/api/v1/process", json=too_long, headers=AUTH), 400, "BAD_REQUEST")
+    assert_error(
+        await client.post("/api/v1/process", json=too_long, headers=AUTH), 400, "BAD_REQUEST"
+    )
 
 
 async def test_body_over_one_megabyte(client) -> None:
@@ -251,48 +295,39 @@ async def test_not_found(client) -> None:
 
 
 async def test_rate_limit_per_customer(stub, api_env, monkeypatch) -> None:
-    settings = load_settings()
-    limits = settings.api.rate_limit.model_copy(update={"per_customer_per_minute": 2})
-    api = settings.api.model_copy(update={"rate_limit": limits})
-    app = create_app(settings.model_copy(update={"business": settings.business.model_copy(update={"api": api})}))
-    stub.push(analysis("greeting"), "Первый.", analysis("greeting"), "Второй.", analysis("greeting"), "Третий.")
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
-            for text in ("раз", "два"):
-                assert (await http.post("/api/v1/process", json=body(text), headers=AUTH)).status_code == 200
-            limited = await http.post("/api/v1/process", json=body("три"), headers=AUTH)
-            assert_error(limited, 429, "RATE_LIMIT")
-            assert int(limited.headers["Retry-After"]) >= 1
-            other = await http.post("/api/v1/process", json=body("раз", user="other"), headers=AUTH)
-            assert other.status_code == 200
+    stub.push(analysis("greeting"), "Первый.", analysis("greeting"), "Второй.")
+    stub.push(analysis("greeting"), "Третий.")
+    async with serve(with_api(per_customer_per_minute=2)) as http:
+        for text in ("раз", "два"):
+            response = await http.post("/api/v1/process", json=body(text), headers=AUTH)
+            assert response.status_code == 200
+        limited = await http.post("/api/v1/process", json=body("три"), headers=AUTH)
+        assert_error(limited, 429, "RATE_LIMIT")
+        assert int(limited.headers["Retry-After"]) >= 1
+        other = await http.post("/api/v1/process", json=body("раз", user="other"), headers=AUTH)
+        assert other.status_code == 200
 
 
 async def test_llm_down_is_503_within_two_seconds(api_env, monkeypatch) -> None:
     monkeypatch.setenv("OLLAMA_BASE_URL", "http://127.0.0.1:9")
-    app = create_app()
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
-            started = time.perf_counter()
-            response = await http.post("/api/v1/process", json=body(), headers=AUTH)
-            assert time.perf_counter() - started < 2
-            assert_error(response, 503, "SERVICE_UNAVAILABLE")
-            ready = await http.get("/ready")
-            assert ready.status_code == 503
-            assert ready.json()["checks"] == {"db": True, "llm": False, "kb": True}
+    async with serve() as http:
+        started = time.perf_counter()
+        response = await http.post("/api/v1/process", json=body(), headers=AUTH)
+        assert time.perf_counter() - started < 2
+        assert_error(response, 503, "SERVICE_UNAVAILABLE")
+        ready = await http.get("/ready")
+        assert ready.status_code == 503
+        assert ready.json()["checks"] == {"db": True, "llm": False, "kb": True}
 
 
 async def test_turn_over_budget_is_503(stub, api_env) -> None:
-    settings = load_settings()
-    api = settings.api.model_copy(update={"turn_budget_s": 0.5})
-    app = create_app(settings.model_copy(update={"business": settings.business.model_copy(update={"api": api})}))
     stub.delay_s = 2.0
     stub.push(analysis("greeting"), "поздно")
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
-            started = time.perf_counter()
-            response = await http.post("/api/v1/process", json=body(), headers=AUTH)
-            assert time.perf_counter() - started < 1.5
-            assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    async with serve(with_api(turn_budget_s=0.5)) as http:
+        started = time.perf_counter()
+        response = await http.post("/api/v1/process", json=body(), headers=AUTH)
+        assert time.perf_counter() - started < 1.5
+        assert_error(response, 503, "SERVICE_UNAVAILABLE")
 
 
 async def test_internal_error_hides_internals(client, monkeypatch) -> None:
@@ -320,7 +355,11 @@ async def test_health_ready_metrics(stub, client) -> None:
     health = await client.get("/health")
     assert health.json() == {"status": "ok", "model": "ministral-3:14b-instruct-2512-q8_0"}
     ready = await client.get("/ready")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"db": True, "llm": True, "kb": True}
+    assert ready.status_code == 200 and ready.json()["checks"] == {
+        "db": True,
+        "llm": True,
+        "kb": True,
+    }
     stub.push(analysis("greeting"), "Здравствуйте!")
     await client.post("/api/v1/process", json=body(), headers=AUTH)
     text = (await client.get("/metrics")).text
@@ -349,20 +388,27 @@ async def test_logs_carry_neither_text_nor_phone(stub, client, caplog) -> None:
         )
     assert response.status_code == 200
     logged = "\n".join(
-        f"{r.getMessage()} {json.dumps(r.__dict__, default=str, ensure_ascii=False)}" for r in caplog.records
+        f"{r.getMessage()} {json.dumps(r.__dict__, default=str, ensure_ascii=False)}"
+        for r in caplog.records
     )
     assert any(r.getMessage() == "turn" for r in caplog.records)
-    for secret in ("Секретный", "705 111 22 33", "77051112233", "900101300123", "передам менеджеру"):
+    for secret in (
+        "Секретный",
+        "705 111 22 33",
+        "77051112233",
+        "900101300123",
+        "передам менеджеру",
+    ):
         assert secret not in logged
 
 
-async def test_conversation_text_logged_only_when_switched_on(stub, api_env, monkeypatch, caplog) -> None:
+async def test_conversation_text_logged_only_when_switched_on(
+    stub, api_env, monkeypatch, caplog
+) -> None:
     monkeypatch.setenv("LOG_CONVERSATION_TEXT", "true")
-    app = create_app()
     stub.push(analysis("greeting"), "Здравствуйте!")
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bot") as http:
-            with caplog.at_level(logging.INFO):
-                await http.post("/api/v1/process", json=body("Открытый текст"), headers=AUTH)
+    async with serve() as http:
+        with caplog.at_level(logging.INFO):
+            await http.post("/api/v1/process", json=body("Открытый текст"), headers=AUTH)
     [turn] = [r for r in caplog.records if r.getMessage() == "turn"]
     assert turn.__dict__["text"] == "Открытый текст"

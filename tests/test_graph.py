@@ -285,3 +285,26 @@ async def test_media_message_is_customer_text_with_its_source(stub, graph, servi
     assert "изображение" in analysis_prompt
     assert "[image]" not in analysis_prompt
     assert "фото кассового аппарата" in analysis_prompt
+
+
+async def test_a_customer_back_after_days_may_be_greeted_again(stub, graph, services) -> None:
+    day_ms = 24 * 3600 * 1000
+    t0 = 1_770_000_000_000
+    stub.push(analysis("greeting"), "Здравствуйте! Чем занимается ваш бизнес?")
+    await run_turn(graph, services, BOT, ALICE, "Здравствуйте", t0)
+
+    stub.push(analysis("product_question"), "Здравствуйте! Wipon ведёт учёт товаров и продаж.")
+    back = await run_turn(
+        graph, services, BOT, ALICE, "Я снова тут, что умеет программа?", t0 + 3 * day_ms
+    )
+    assert back.guard_violations == []
+    assert "можно коротко поздороваться" in system_prompt(stub.chat_requests()[-1])
+
+    stub.push(
+        analysis("product_question"),
+        "Здравствуйте! Wipon работает на компьютере и в приложении.",
+        "Wipon работает на компьютере и в мобильном приложении.",
+    )
+    soon = await run_turn(graph, services, BOT, ALICE, "А на телефоне?", t0 + 3 * day_ms + 60_000)
+    assert soon.guard_violations == ["greeting_repeated"]
+    assert not soon.answer.startswith("Здравствуйте")
