@@ -1,10 +1,23 @@
 """Knowledge base: YAML loading and validation, indexes, and `search()`.
 
-The graph's retrieve node depends only on `KnowledgeBase.search(query, k,
-categories=None) -> list[Hit]`; everything else here is an implementation detail.
+The graph depends on `KnowledgeBase.search(query, k, categories=None) -> list[Hit]`,
+on `open_kb(settings.kb, dense=...)` to build one, and on `KBHolder` to swap in an
+edited KB without a restart; everything else here is an implementation detail.
 """
 
-from kb.base import KnowledgeBase, open_kb
+from kb.base import KBHolder, KnowledgeBase, open_kb
+from kb.dense import DenseUnavailable, HashingEmbeddings
+from kb.loader import KBError, read_kb
 from kb.types import Hit, Section
 
-__all__ = ["Hit", "KnowledgeBase", "Section", "open_kb"]
+__all__ = [
+    "DenseUnavailable",
+    "HashingEmbeddings",
+    "Hit",
+    "KBError",
+    "KBHolder",
+    "KnowledgeBase",
+    "Section",
+    "open_kb",
+    "read_kb",
+]

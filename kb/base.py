@@ -1,52 +1,308 @@
-"""The KnowledgeBase object the graph talks to.
+"""The KnowledgeBase the graph talks to, how it is opened, and hot reload.
 
-Minimal lexical search (word-prefix overlap) until the BM25/dense retrieval lands;
-the interface is the final one.
+`KnowledgeBase.search` ranks every section with the lexical index (and, when dense
+retrieval is on, fuses it with the FAISS ranking by reciprocal rank), boosts the
+current phase's categories, and drops what is below the relevance floor, so an
+empty list means "the KB has nothing on this".
+
+Categories are boosted, not filtered: a customer in the pricing phase may still ask
+about delivery, and a hard filter would answer that with pricing facts or nothing.
 """
 
 from __future__ import annotations
 
-import re
+import logging
+import os
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from kb.loader import BUNDLED_KB, load_sections
+import numpy as np
+
+from kb.cache import cache_key, cached, resolve_cache_dir
+from kb.dense import DENSE_VERSION, DenseIndex, embeddings_id, frida_embeddings
+from kb.lexical import LEXICAL_VERSION, LexicalIndex
+from kb.loader import BUNDLED_KB, KBError, content_hash, read_kb
+from kb.text import ANALYZER_VERSION
 from kb.types import Hit, Section
 
-_WORD = re.compile(r"[0-9a-zа-я]+")
+if TYPE_CHECKING:
+    from langchain_core.embeddings import Embeddings
 
+    from graph.settings import KBSettings
 
-def _stems(text: str) -> set[str]:
-    text = text.lower().replace("ё", "е")
-    return {w[:5] for w in _WORD.findall(text) if len(w) > 2}
+log = logging.getLogger(__name__)
+
+RRF_K = 60
+"""Reciprocal-rank constant: the usual value; it damps the difference between the
+first few ranks so that neither retriever dominates the fusion."""
+FUSION_DEPTH = 50
+"""How many top sections of each retriever take part in the fusion."""
+DEFAULT_CATEGORY_BOOST = 0.15
+DEFAULT_DENSE_MIN_SIMILARITY = 0.75
 
 
 class KnowledgeBase:
-    def __init__(self, sections: list[Section], min_score: float = 0.2):
+    """Validated sections and their indexes; immutable once built (reload = new KB)."""
+
+    def __init__(
+        self,
+        sections: list[Section],
+        min_score: float = 0.2,
+        *,
+        lexical: LexicalIndex | None = None,
+        dense: DenseIndex | None = None,
+        category_boost: float = DEFAULT_CATEGORY_BOOST,
+        dense_min_similarity: float = DEFAULT_DENSE_MIN_SIMILARITY,
+        source: Path | None = None,
+        warnings: Sequence[str] = (),
+    ):
         self.sections = sections
         self.min_score = min_score
-        self._index = [
-            (s, _stems(" ".join((s.topic.replace("_", " "), *s.keywords, s.facts))))
-            for s in sections
-        ]
+        self.category_boost = category_boost
+        self.dense_min_similarity = dense_min_similarity
+        self.lexical = lexical if lexical is not None else LexicalIndex.build(sections)
+        self.dense = dense
+        self.source = source
+        self.warnings = list(warnings)
+        self.content_hash = content_hash(sections)
+        self._categories = np.asarray([s.category for s in sections])
+        self._by_topic = {s.topic: s for s in sections}
 
-    def search(self, query: str, k: int = 5, categories: Sequence[str] | None = None) -> list[Hit]:
-        terms = _stems(query)
-        if not terms:
+    def __len__(self) -> int:
+        return len(self.sections)
+
+    def __repr__(self) -> str:
+        mode = "hybrid" if self.dense is not None else "lexical"
+        return f"KnowledgeBase({len(self)} sections, {mode}, {self.content_hash[:12]})"
+
+    @property
+    def categories(self) -> list[str]:
+        return sorted(set(self._categories.tolist()))
+
+    def get(self, topic: str) -> Section | None:
+        return self._by_topic.get(topic)
+
+    def search(
+        self,
+        query: str,
+        k: int = 5,
+        categories: Sequence[str] | None = None,
+        *,
+        min_score: float | None = None,
+    ) -> list[Hit]:
+        """The `k` best sections for `query`, best first, relevant ones only.
+
+        `categories` (the current phase's) are boosted. `min_score` overrides the
+        KB's relevance floor; 0 turns it off (benchmarks). Hits are in ranking
+        order; `score` is each hit's relevance in [0, 1], the value the floor
+        compares, so it need not decrease down the list.
+        """
+        if k <= 0 or not self.sections:
             return []
-        scored = []
-        for section, stems in self._index:
-            score = len(terms & stems) / len(terms)
-            if categories and section.category in categories:
-                score *= 1.1
-            if score >= self.min_score:
-                scored.append((min(score, 1.0), section))
-        scored.sort(key=lambda pair: (-pair[0], -pair[1].priority))
-        return [
-            Hit(topic=s.topic, category=s.category, facts=s.facts, score=score)
-            for score, s in scored[:k]
-        ]
+        floor = self.min_score if min_score is None else min_score
+        positions = self.lexical.expand(query)
+        if not positions:
+            return []
+        lexical = self.lexical.score(positions)
+        relevance = lexical.coverage.copy()
+        extra: dict[str, np.ndarray] = {"lexical": lexical.ranking, "coverage": lexical.coverage}
+
+        if self.dense is None:
+            ranking = lexical.ranking - float(lexical.ranking.min()) + 1e-6
+        else:
+            ranking, similarity = self._fuse(query, lexical.ranking)
+            extra["dense"] = similarity
+            # A paraphrase the lexical side misses still counts as relevant when
+            # the model is confident; below its threshold a cosine means little.
+            confident = similarity >= self.dense_min_similarity
+            relevance = np.where(confident, np.maximum(relevance, similarity), relevance)
+
+        if categories and self.category_boost > 0:
+            in_phase = np.isin(self._categories, list(categories))
+            ranking = ranking * np.where(in_phase, 1.0 + self.category_boost, 1.0)
+
+        order = np.argsort(-ranking, kind="stable")
+        hits: list[Hit] = []
+        for doc in order:
+            if len(hits) == k or ranking[doc] <= 0:
+                break
+            score = float(np.clip(relevance[doc], 0.0, 1.0))
+            if score < floor:
+                continue
+            section = self.sections[doc]
+            hits.append(
+                Hit(
+                    topic=section.topic,
+                    category=section.category,
+                    facts=section.facts,
+                    score=round(score, 4),
+                    extra={name: round(float(v[doc]), 4) for name, v in extra.items()},
+                )
+            )
+        return hits
+
+    def _fuse(self, query: str, lexical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Reciprocal-rank fusion of the lexical and dense rankings."""
+        assert self.dense is not None
+        n = len(self.sections)
+        fused = np.zeros(n, dtype=np.float64)
+        depth = min(FUSION_DEPTH, n)
+        lexical_top = np.argsort(-lexical, kind="stable")[:depth]
+        fused[lexical_top] += 1.0 / (RRF_K + 1 + np.arange(len(lexical_top)))
+        ids, sims = self.dense.search(query, depth)
+        fused[ids] += 1.0 / (RRF_K + 1 + np.arange(len(ids)))
+        similarity = np.zeros(n, dtype=np.float32)
+        similarity[ids] = sims
+        return fused, similarity
 
 
-def open_kb(path: str | Path | None = None, min_score: float = 0.2) -> KnowledgeBase:
-    return KnowledgeBase(load_sections(path or BUNDLED_KB), min_score=min_score)
+def _kb_root(settings: KBSettings) -> Path:
+    return Path(settings.path).expanduser() if settings.path else BUNDLED_KB
+
+
+def _cache_root(settings: KBSettings) -> Path | None:
+    # KB_CACHE_DIR lets tests and read-only deployments move the cache without
+    # editing settings.yaml.
+    return resolve_cache_dir(os.environ.get("KB_CACHE_DIR") or settings.cache_dir)
+
+
+def open_kb(
+    settings: KBSettings,
+    *,
+    dense: bool = False,
+    embeddings: Embeddings | None = None,
+) -> KnowledgeBase:
+    """Load, validate and index the KB that `settings` name (path None = bundled).
+
+    Indexes come from the cache under `settings.cache_dir` when the KB content and
+    index versions match, and are built and stored otherwise. With `dense`, the
+    FAISS index is built with `embeddings` (default: the FRIDA model of
+    `settings.dense`). Raises `KBError` for an invalid KB and `DenseUnavailable`
+    when dense retrieval is requested without its model.
+    """
+    started = time.perf_counter()
+    content = read_kb(_kb_root(settings))
+    sections = content.sections
+    digest = content_hash(sections)
+    root = _cache_root(settings)
+
+    lexical, lexical_hit = cached(
+        root,
+        "lexical",
+        cache_key(digest, ANALYZER_VERSION, LEXICAL_VERSION),
+        build=lambda: LexicalIndex.build(sections),
+        save=lambda index, path: index.save(path),
+        load=LexicalIndex.load,
+    )
+
+    dense_index: DenseIndex | None = None
+    dense_hit = False
+    if dense:
+        dense_settings = settings.dense
+        model = embeddings if embeddings is not None else frida_embeddings(dense_settings.model)
+        built_dense, dense_hit = cached(
+            root,
+            "dense",
+            cache_key(
+                digest,
+                DENSE_VERSION,
+                embeddings_id(model),
+                dense_settings.document_prefix,
+            ),
+            build=lambda: DenseIndex.build(
+                sections,
+                model,
+                query_prefix=dense_settings.query_prefix,
+                document_prefix=dense_settings.document_prefix,
+            ),
+            save=lambda index, path: index.save(path),
+            load=lambda path: DenseIndex.load(
+                path, model, query_prefix=dense_settings.query_prefix, size=len(sections)
+            ),
+        )
+        dense_index = built_dense
+
+    kb = KnowledgeBase(
+        sections,
+        settings.min_score,
+        lexical=lexical,
+        dense=dense_index,
+        category_boost=getattr(settings, "category_boost", DEFAULT_CATEGORY_BOOST),
+        dense_min_similarity=getattr(
+            settings.dense, "min_similarity", DEFAULT_DENSE_MIN_SIMILARITY
+        ),
+        source=content.root,
+        warnings=content.warnings,
+    )
+    log.info(
+        "kb opened",
+        extra={
+            "kb_sections": len(kb),
+            "kb_hash": digest[:12],
+            "kb_lexical_cached": lexical_hit,
+            "kb_dense": dense,
+            "kb_dense_cached": dense_hit,
+            "kb_open_ms": round((time.perf_counter() - started) * 1000),
+        },
+    )
+    for warning in content.warnings:
+        log.warning("kb: %s", warning)
+    return kb
+
+
+class KBHolder:
+    """The current KB, swappable at run time (admin endpoint, SIGHUP).
+
+    `reload()` builds a complete new KB first and swaps the reference only when it
+    succeeded; searches in flight keep the KB they started with. A broken KB
+    leaves the current one serving and raises, so the caller can report why.
+    """
+
+    def __init__(
+        self,
+        settings: KBSettings,
+        *,
+        dense: bool = False,
+        embeddings: Embeddings | None = None,
+        kb: KnowledgeBase | None = None,
+    ):
+        self._settings = settings
+        self._dense = dense
+        self._embeddings = embeddings
+        self._lock = threading.Lock()
+        self._current = kb if kb is not None else self._open()
+
+    def _open(self) -> KnowledgeBase:
+        return open_kb(self._settings, dense=self._dense, embeddings=self._embeddings)
+
+    @property
+    def current(self) -> KnowledgeBase:
+        return self._current
+
+    def reload(self) -> KnowledgeBase:
+        """Re-read the KB directory and swap it in. Blocking (seconds when the
+        content changed): call it from a worker thread in async code.
+
+        Raises `KBError` (with every problem listed) and keeps the old KB when the
+        new content is invalid.
+        """
+        with self._lock:
+            try:
+                fresh = self._open()
+            except KBError as exc:
+                log.error(
+                    "kb reload rejected; still serving %s",
+                    self._current.content_hash[:12],
+                    extra={"kb_errors": len(exc.errors)},
+                )
+                raise
+            previous = self._current.content_hash
+            self._current = fresh
+            log.info(
+                "kb reloaded",
+                extra={"kb_hash_before": previous[:12], "kb_hash": fresh.content_hash[:12]},
+            )
+            return fresh

@@ -1,26 +1,152 @@
-"""`salesbot kb check` and `salesbot kb eval` (placeholders until the KB issue lands)."""
+"""`salesbot kb check` and `salesbot kb eval`.
+
+`check` validates a KB directory the way the service will load it and lists every
+problem (exit 1), so an editor can run it before deploying a KB change. `eval`
+measures retrieval on a JSONL of ``{"query", "topic"}`` lines; its last line is one
+JSON object with the figures, for scripts and CI.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from kb.loader import BUNDLED_KB, KBError, read_kb
+
+
+def _kb_settings(kb_dir: str | None) -> Any:
+    from graph.settings import load_settings
+
+    settings = load_settings()
+    kb_settings = settings.kb
+    if kb_dir:
+        kb_settings = kb_settings.model_copy(update={"path": kb_dir})
+    return settings, kb_settings
 
 
 def check_main(args: argparse.Namespace) -> int:
-    raise SystemExit("salesbot kb check: not implemented yet")
+    _, kb_settings = _kb_settings(args.kb)
+    root = Path(kb_settings.path) if kb_settings.path else BUNDLED_KB
+    try:
+        content = read_kb(root)
+    except KBError as exc:
+        print(f"{root}: {len(exc.errors)} error(s)", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  error: {error}", file=sys.stderr)
+        return 1
+    per_category = Counter(s.category for s in content.sections)
+    notes = sum(len(s.notes) for s in content.sections)
+    print(f"{root}: {len(content.sections)} sections in {len(per_category)} categories")
+    width = max(len(c) for c in per_category)
+    for category, count in sorted(per_category.items()):
+        print(f"  {category:<{width}}  {count:>5}")
+    print(f"editor notes kept from the LLM: {notes}")
+    for warning in content.warnings:
+        print(f"  warning: {warning}", file=sys.stderr)
+    print(f"OK ({len(content.warnings)} warning(s)), content hash {content.content_hash[:12]}")
+    return 0
+
+
+def _read_queries(path: Path) -> list[tuple[str, str]]:
+    queries: list[tuple[str, str]] = []
+    with path.open(encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                query, topic = row["query"], row["topic"]
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise SystemExit(f"{path}:{number}: expected {{query, topic}}: {exc}") from None
+            queries.append((str(query), str(topic)))
+    if not queries:
+        raise SystemExit(f"{path}: no queries")
+    return queries
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def evaluate(kb: Any, queries: list[tuple[str, str]], k: int) -> dict[str, Any]:
+    """Ranking figures with the relevance floor off, plus what the floor would keep."""
+    hit1 = hit5 = 0
+    mrr = 0.0
+    floored_hit5 = emptied = 0
+    latencies: list[float] = []
+    for query, topic in queries:
+        started = time.perf_counter()
+        hits = kb.search(query, k=k, min_score=0.0)
+        latencies.append((time.perf_counter() - started) * 1000)
+        topics = [h.topic for h in hits]
+        if topic in topics[:1]:
+            hit1 += 1
+        if topic in topics[:5]:
+            hit5 += 1
+        if topic in topics[:10]:
+            mrr += 1.0 / (topics.index(topic) + 1)
+        kept = [h.topic for h in hits if h.score >= kb.min_score]
+        emptied += not kept
+        floored_hit5 += topic in kept[:5]
+    n = len(queries)
+    return {
+        "n": n,
+        "hit@1": round(hit1 / n, 4),
+        "hit@5": round(hit5 / n, 4),
+        "mrr@10": round(mrr / n, 4),
+        "p50_ms": round(statistics.median(latencies), 2),
+        "p95_ms": round(_percentile(latencies, 95), 2),
+        "floor": {
+            "min_score": kb.min_score,
+            "hit@5": round(floored_hit5 / n, 4),
+            "empty": round(emptied / n, 4),
+        },
+    }
 
 
 def eval_main(args: argparse.Namespace) -> int:
-    raise SystemExit("salesbot kb eval: not implemented yet")
+    from kb.base import open_kb
+
+    settings, kb_settings = _kb_settings(args.kb)
+    queries = _read_queries(Path(args.queries))
+    started = time.perf_counter()
+    try:
+        kb = open_kb(kb_settings, dense=settings.flags.dense_retrieval)
+    except KBError as exc:
+        print("\n".join(f"error: {e}" for e in exc.errors), file=sys.stderr)
+        return 1
+    open_s = time.perf_counter() - started
+    unknown = sum(1 for _, topic in queries if kb.get(topic) is None)
+    if unknown:
+        print(f"warning: {unknown} queries expect a topic not in the KB", file=sys.stderr)
+    result = evaluate(kb, queries, max(1, args.k))
+    floor = result.pop("floor")
+    mode = "hybrid (dense on)" if kb.dense is not None else "lexical"
+    print(f"kb: {kb.source} ({len(kb)} sections, {mode}), opened in {open_s:.2f} s")
+    print(
+        f"with the relevance floor {floor['min_score']}: hit@5 {floor['hit@5']},"
+        f" queries left without facts {floor['empty']}"
+    )
+    print(json.dumps(result))
+    return 0
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     kb = sub.add_parser("kb", help="knowledge base tools")
     kb_sub = kb.add_subparsers(dest="kb_command", required=True)
     check = kb_sub.add_parser("check", help="validate a KB directory")
     check.add_argument("--kb", help="KB directory (default: settings kb.path / KB_PATH / bundled)")
     check.set_defaults(func=check_main)
     ev = kb_sub.add_parser("eval", help="retrieval benchmark over a JSONL of {query, topic}")
-    ev.add_argument("--kb", help="KB directory")
+    ev.add_argument("--kb", help="KB directory (default: settings kb.path / KB_PATH / bundled)")
     ev.add_argument("--queries", required=True, help="JSONL file with query and topic")
-    ev.add_argument("--k", type=int, default=10)
+    ev.add_argument("--k", type=int, default=10, help="results retrieved per query")
     ev.set_defaults(func=eval_main)

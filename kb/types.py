@@ -14,6 +14,11 @@ class Section:
     priority: int
     keywords: tuple[str, ...]
     facts: str
+    """What the LLM may see: the YAML facts without editor notes."""
+    notes: tuple[str, ...] = ()
+    """Editor notes ("⚠️ НЕ ПУТАТЬ: …") cut out of the facts; never shown to the LLM."""
+    source: str = ""
+    """File the section came from, for error messages and `kb check`."""
 
 
 @dataclass(frozen=True, slots=True)

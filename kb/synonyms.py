@@ -1,0 +1,132 @@
+"""Domain vocabulary of Wipon's market: product-name spellings and synonym groups.
+
+Written from knowledge of the domain (Kazakh retail, fiscal law, Wipon's product
+line), not from evaluation questions: customers write product names in Latin or
+Cyrillic, in full or abbreviated, and ask about the same thing with different words.
+All entries are lemmas (pymorphy3 normal forms, lower case, ё → е).
+"""
+
+from __future__ import annotations
+
+# Spelling variants → the form the KB mostly uses. Applied to every token of both
+# documents and queries, so the variants become the same term.
+ALIASES: dict[str, str] = {
+    # the brand, as customers spell it by ear
+    "вайпон": "wipon",
+    "випон": "wipon",
+    "уипон": "wipon",
+    "виппон": "wipon",
+    "вайпн": "wipon",
+    "wippon": "wipon",
+    "вiпон": "wipon",
+    # product line and tariffs
+    "kassa": "касса",
+    "десктоп": "desktop",
+    "лайт": "lite",
+    "стандарт": "standard",
+    "standart": "standard",
+    "стандард": "standard",
+    "tis": "тис",
+    "мини": "mini",
+    "дуо": "duo",
+    "трипл": "triple",
+    "квадро": "quadro",
+    "премиум": "premium",
+    "бизнес": "business",
+    # marketplaces, banks, messengers, software customers mention
+    "каспи": "kaspi",
+    "халык": "halyk",
+    "халик": "halyk",
+    "ватсап": "whatsapp",
+    "вотсап": "whatsapp",
+    "ватсапп": "whatsapp",
+    "вацап": "whatsapp",
+    "whatsup": "whatsapp",
+    "инстаграм": "instagram",
+    "инстаграмм": "instagram",
+    "инста": "instagram",
+    "телеграм": "telegram",
+    "телеграмм": "telegram",
+    "эксель": "excel",
+    "ексель": "excel",
+    "иксель": "excel",
+    "1c": "1с",
+    "андроид": "android",
+    "айфон": "iphone",
+    "ios": "iphone",
+    "виндовс": "windows",
+    "винда": "windows",
+    "зебра": "zebra",
+    "энидеск": "anydesk",
+    "анидеск": "anydesk",
+    "датаматрикс": "datamatrix",
+    "вайфай": "wifi",
+    "вифи": "wifi",
+    # Latin spellings of Russian abbreviations
+    "ofd": "офд",
+    "kkm": "ккм",
+    "esf": "эсф",
+    "snt": "снт",
+    "ukm": "укм",
+    # informal words
+    "инет": "интернет",
+    "оффлайн": "офлайн",
+    "offline": "офлайн",
+    "онлайн-касса": "касса",
+    "сканнер": "сканер",
+    "прога": "программа",
+    "комп": "компьютер",
+    "ноут": "ноутбук",
+    "штрихкод": "штрих-код",
+    "штрихкодовый": "штрих-код",
+}
+
+# "Про" is a preposition and a stop word, except right after a product word, where
+# it is the Pro tariff or module ("тариф про", "вайпон про").
+PRO_CONTEXT: frozenset[str] = frozenset(
+    {"тариф", "комплект", "wipon", "версия", "пакет", "модуль", "лицензия", "касса"}
+)
+
+# Groups of interchangeable terms. A query term also matches the other members of
+# its group, with a lower weight (see `lexical.SYNONYM_WEIGHT`). Multi-word members
+# are lemma sequences and match consecutive query lemmas.
+SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("касса", "ккм", "ккт", "кассовый аппарат", "кассовый"),
+    ("цена", "стоимость", "стоить", "прайс", "расценка", "сколько стоить", "тариф"),
+    ("рассрочка", "кредит", "частями", "оплата частями"),
+    ("скидка", "акция", "промокод", "дисконт", "бонус"),
+    ("бесплатно", "бесплатный", "даром", "free"),
+    ("доставка", "доставить", "привезти", "отправка", "курьер"),
+    ("подключение", "подключить", "установка", "установить", "внедрение"),
+    ("настройка", "настроить"),
+    ("штрих-код", "штрихкод", "баркод"),
+    ("поддержка", "техподдержка", "саппорт", "помощь"),
+    ("интернет", "сеть", "связь"),
+    ("офлайн", "без интернета"),
+    ("телефон", "смартфон", "мобильный"),
+    ("сотрудник", "работник", "персонал", "кассир", "продавец"),
+    ("остаток", "запас"),
+    ("отчет", "отчетность", "аналитика", "статистика"),
+    ("магазин", "точка", "торговая точка", "филиал"),
+    ("возврат", "вернуть"),
+    ("гарантия", "гарантийный"),
+    ("обучение", "обучить", "научить"),
+    ("договор", "контракт"),
+    ("оплата", "оплатить", "платеж"),
+    ("маркировка", "datamatrix", "маркированный"),
+    ("алкоголь", "спиртное", "алко", "акциз", "акцизный"),
+    ("ревизия", "инвентаризация"),
+    ("себестоимость", "закупочный", "закупка"),
+    ("поставщик", "контрагент"),
+    ("ип", "предприниматель"),
+    ("налог", "налоговый"),
+    ("упрощенка", "упрощенный"),
+    ("моноблок", "pos-терминал", "сенсорный"),
+    ("весы", "весовой"),
+    ("принтер", "печать", "распечатать"),
+    ("город", "регион", "область"),
+    ("сбой", "ошибка", "поломка", "не работать"),
+    ("приложение", "мобильный"),
+    ("компьютер", "пк", "ноутбук"),
+    ("маркетплейс", "kaspi", "halyk"),
+)
