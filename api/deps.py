@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.concurrency import KeyedLocks, SlidingWindowLimiter
 from api.errors import APIError
@@ -38,13 +39,18 @@ def get_runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def require_api_key(request: Request, runtime: RuntimeDep) -> str:
-    header = request.headers.get("authorization", "")
-    scheme, _, token = header.partition(" ")
+# Declares the scheme in the OpenAPI document; the check itself is ours, so a
+# missing or wrong key gets the contract's 401 body rather than FastAPI's 403.
+bearer_scheme = HTTPBearer(auto_error=False, description="The API_KEY of the service")
+
+
+def require_api_key(
+    runtime: RuntimeDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
+) -> str:
+    token = credentials.credentials.strip() if credentials else ""
     # compare_digest on bytes: constant time, and no TypeError on non-ASCII input.
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        token.strip().encode(), runtime.api_key.encode()
-    ):
+    if not token or not hmac.compare_digest(token.encode(), runtime.api_key.encode()):
         raise APIError(401, "Invalid API key")
     return token
 
