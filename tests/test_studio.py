@@ -26,18 +26,20 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_up(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90) -> None:
+def wait_until_up(
+    url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90, health_path: str = "/ok"
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"langgraph dev exited with {proc.returncode}")
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
         try:
-            if httpx.get(f"{url}/ok", timeout=1).status_code == 200:
+            if httpx.get(f"{url}{health_path}", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.5)
-    raise TimeoutError("langgraph dev did not come up")
+    raise TimeoutError(f"{proc.args} did not come up")
 
 
 @pytest.fixture
