@@ -4,11 +4,15 @@ small test KB, and a compiled graph with a SQLite checkpointer in a temp dir."""
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 TESTS = Path(__file__).resolve().parent
@@ -33,6 +37,28 @@ def analysis(intent: str = "product_question", **fields: Any) -> str:
     }
     body.update(fields)
     return json.dumps(body, ensure_ascii=False)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(
+    url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90, health_path: str = "/ok"
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
+        try:
+            if httpx.get(f"{url}{health_path}", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"{proc.args} did not come up")
 
 
 @pytest.fixture

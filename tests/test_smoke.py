@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_studio import free_port, wait_until_up
 
 from conftest import ROOT
 from ollama_stub import OllamaStub, canned_reply
-from test_studio import free_port, wait_until_up
 
 SALESBOT = Path(sys.executable).with_name("salesbot")
 pytestmark = [

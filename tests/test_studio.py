@@ -4,42 +4,17 @@ through langgraph-sdk against the Ollama stub."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 
-from conftest import GRAPH_KB, ROOT, analysis
+from conftest import GRAPH_KB, ROOT, analysis, free_port, wait_until_up
 from ollama_stub import OllamaStub
 
 LANGGRAPH = Path(sys.executable).with_name("langgraph")
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until_up(
-    url: str, proc: subprocess.Popen[bytes], timeout_s: float = 90, health_path: str = "/ok"
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{proc.args} exited with {proc.returncode}")
-        try:
-            if httpx.get(f"{url}{health_path}", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise TimeoutError(f"{proc.args} did not come up")
 
 
 @pytest.fixture
