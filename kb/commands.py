@@ -46,7 +46,7 @@ def check_main(args: argparse.Namespace) -> int:
     width = max(len(c) for c in per_category)
     for category, count in sorted(per_category.items()):
         print(f"  {category:<{width}}  {count:>5}")
-    print(f"editor notes kept from the LLM: {notes}")
+    print(f"editor notes stripped from the facts: {notes}")
     for warning in content.warnings:
         print(f"  warning: {warning}", file=sys.stderr)
     print(f"OK ({len(content.warnings)} warning(s)), content hash {content.content_hash[:12]}")

@@ -1,0 +1,56 @@
+"""Text analysis: the same term whatever the case, ё, script, inflection or alias."""
+
+from __future__ import annotations
+
+import pytest
+
+from kb import text
+from kb.text import analyze, index_terms, lemma, surface_tokens
+
+
+def content(query: str) -> list[str]:
+    return [t.lemma for t in analyze(query) if not t.stop]
+
+
+@pytest.mark.parametrize(
+    ("variants", "expected"),
+    [
+        (["Кассы", "КАССУ", "кассой", "кассa"], "касса"),  # case, inflection, Latin "a"
+        (["Вайпон", "випон", "WIPON", "вайпона"], "wipon"),
+        (["ТИС", "tis", "Тис"], "тис"),
+        (["стандарт", "Standard", "standart"], "standard"),
+        (["ёмкость", "емкость"], "емкость"),
+    ],
+)
+def test_variants_meet_in_one_term(variants: list[str], expected: str) -> None:
+    for word in variants:
+        assert content(word) == [expected], word
+
+
+def test_pro_is_the_tariff_after_a_product_word_or_at_the_end() -> None:
+    assert content("тариф про") == ["тариф", "pro"]
+    assert content("Wipon PRO") == ["wipon", "pro"]
+    assert content("сколько стоит про") == ["стоить", "pro"]
+    assert content("рrо") == ["pro"]  # Cyrillic р and о around a Latin r
+    assert content("расскажите про тариф") == ["тариф"]
+
+
+def test_compounds_and_codes_yield_their_parts() -> None:
+    assert surface_tokens("онлайн-касса") == ["онлайн", "касса", "онлайн-касса"]
+    assert surface_tokens("XP420B") == ["xp420b", "xp", "420", "b"]
+
+
+def test_stop_words_fillers_and_zeros_are_not_content() -> None:
+    assert content("Здравствуйте, подскажите пожалуйста, а можно ли вообще?") == []
+    assert content("12 000 ₸") == ["12"]
+
+
+def test_lemmas_are_cached_per_token() -> None:
+    lemma.cache_clear()
+    index_terms("касса касса кассы")
+    info = lemma.cache_info()
+    assert info.misses == 2 and info.hits == 1
+
+
+def test_morph_analyzer_is_shared() -> None:
+    assert text.morph() is text.morph()
