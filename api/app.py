@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from api.concurrency import KeyedLocks, SlidingWindowLimiter
 from api.deps import Runtime
 from api.errors import error_response, install_error_handlers, log_unexpected
+from api.kb_reload import install_reload_signal, remove_reload_signal
 from api.logs import configure_logging
 from api.routes import router
 from api.store import open_store
@@ -26,6 +27,7 @@ from graph.builder import compile_graph
 from graph.context import build_services
 from graph.memory import open_checkpointer
 from graph.settings import Settings, SettingsError, load_settings
+from kb import KBHolder
 
 log = logging.getLogger("salesbot.api")
 
@@ -141,13 +143,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 open_store(env.db_path, timeout_s=timeout_s, busy_timeout_ms=busy_ms)
             )
             await store.purge_expired(settings.api.idempotency_ttl_s)
-            services = build_services(settings)
+            kb = KBHolder(settings.kb, dense=settings.flags.dense_retrieval)
+            services = build_services(settings, kb=kb)
+            install_reload_signal(kb)
+            stack.callback(remove_reload_signal)
             limits = settings.api.rate_limit
             app.state.runtime = Runtime(
                 settings=settings,
                 services=services,
                 graph=compile_graph(saver),
                 store=store,
+                kb=kb,
                 api_key=api_key,
                 locks=KeyedLocks(),
                 key_limiter=SlidingWindowLimiter(limits.per_key_per_minute),

@@ -15,6 +15,7 @@ from api.store import Store
 from graph.builder import SalesGraph
 from graph.context import Services
 from graph.settings import Settings
+from kb import KBHolder
 
 
 @dataclass
@@ -25,6 +26,7 @@ class Runtime:
     services: Services
     graph: SalesGraph
     store: Store
+    kb: KBHolder
     api_key: str
     locks: KeyedLocks
     key_limiter: SlidingWindowLimiter

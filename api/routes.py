@@ -14,9 +14,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api.deps import AuthDep, Runtime, RuntimeDep
 from api.errors import APIError, openapi_error_responses
+from api.kb_reload import reload_kb
 from api.logs import hash_id
 from api.schemas import (
     Health,
+    KBReloaded,
     Meta,
     ProcessRequest,
     ProcessResponse,
@@ -27,6 +29,7 @@ from api.schemas import (
 from graph import metrics
 from graph.llm import LLMUnavailable
 from graph.turn import TurnResult, run_turn
+from kb import KBError
 
 log = logging.getLogger("salesbot.api")
 router = APIRouter()
@@ -153,6 +156,24 @@ async def profile(user_id: SafeId, runtime: RuntimeDep, _: AuthDep) -> ProfileRe
     if not profiles:
         raise APIError(404, "Profile not found")
     return ProfileResponse.model_validate({"user_id": user_id, "profiles": profiles})
+
+
+@router.post(
+    "/api/v1/admin/kb/reload",
+    response_model=KBReloaded,
+    responses=openapi_error_responses(400, 401),
+    summary="Re-read the knowledge base without a restart (also: SIGHUP)",
+)
+async def reload_knowledge_base(runtime: RuntimeDep, _: AuthDep) -> KBReloaded:
+    try:
+        kb = await reload_kb(runtime.kb)
+    except KBError as exc:
+        current = runtime.kb.current.content_hash[:12]
+        first = "; ".join(exc.errors[:3])
+        raise APIError(
+            400, f"KB is invalid ({len(exc.errors)} errors, still serving {current}): {first}"
+        ) from None
+    return KBReloaded(status="reloaded", sections=len(kb.sections), content_hash=kb.content_hash)
 
 
 @router.get("/health", response_model=Health, summary="Liveness (no auth)")

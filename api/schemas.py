@@ -109,6 +109,12 @@ class Health(BaseModel):
     model: str
 
 
+class KBReloaded(BaseModel):
+    status: Literal["reloaded"]
+    sections: int
+    content_hash: str
+
+
 class Readiness(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, bool]

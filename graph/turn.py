@@ -15,6 +15,7 @@ from langchain_core.messages import HumanMessage
 from graph import metrics
 from graph.builder import SalesGraph
 from graph.context import Services, TurnContext
+from graph.state import InputState
 from graph.threads import thread_config
 
 
@@ -41,7 +42,7 @@ async def run_turn(
     text: str,
     message_ts: int | None = None,
 ) -> TurnResult:
-    payload: dict[str, Any] = {"messages": [HumanMessage(content=text)]}
+    payload: InputState = {"messages": [HumanMessage(content=text)]}
     if message_ts is not None:
         payload["message_ts"] = message_ts
     state = await graph.ainvoke(

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from api.app import create_app
 from conftest import analysis
@@ -42,7 +43,9 @@ def api_env(env, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-de
 
 
 @asynccontextmanager
-async def serve(settings: Settings | None = None) -> AsyncIterator[httpx.AsyncClient]:
+async def serve_app(
+    settings: Settings | None = None,
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The app with its lifespan, behind an in-process HTTP client."""
     app = create_app(settings)
     transport = httpx.ASGITransport(app=app)
@@ -50,6 +53,12 @@ async def serve(settings: Settings | None = None) -> AsyncIterator[httpx.AsyncCl
         app.router.lifespan_context(app),
         httpx.AsyncClient(transport=transport, base_url="http://bot") as http,
     ):
+        yield app, http
+
+
+@asynccontextmanager
+async def serve(settings: Settings | None = None) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve_app(settings) as (_, http):
         yield http
 
 
@@ -412,3 +421,64 @@ async def test_conversation_text_logged_only_when_switched_on(
             await http.post("/api/v1/process", json=body("Открытый текст"), headers=AUTH)
     [turn] = [r for r in caplog.records if r.getMessage() == "turn"]
     assert turn.__dict__["text"] == "Открытый текст"
+
+
+# --- KB hot reload ------------------------------------------------------------
+
+
+@pytest.fixture
+def kb_copy(api_env, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
+    import shutil
+
+    from conftest import GRAPH_KB
+
+    path = tmp_path / "kb"
+    shutil.copytree(GRAPH_KB, path)
+    monkeypatch.setenv("KB_PATH", str(path))
+    return path
+
+
+async def test_kb_reload_endpoint(kb_copy) -> None:
+    async with serve_app() as (app, http):
+        runtime = app.state.runtime
+        before = runtime.kb.current.content_hash
+        assert_error(await http.post("/api/v1/admin/kb/reload"), 401, "UNAUTHORIZED")
+
+        (kb_copy / "delivery.yaml").write_text(
+            "sections:\n- topic: delivery_regions\n  priority: 5\n  keywords: [доставка]\n"
+            "  facts: Доставляем оборудование по всему Казахстану.\n",
+            encoding="utf-8",
+        )
+        reloaded = await http.post("/api/v1/admin/kb/reload", headers=AUTH)
+        assert reloaded.status_code == 200, reloaded.text
+        assert reloaded.json()["sections"] == 7
+        assert reloaded.json()["content_hash"] != before
+        hits = runtime.services.kb.current.search("доставка по Казахстану", 3)
+        assert [h.topic for h in hits][:1] == ["delivery_regions"]
+
+        (kb_copy / "broken.yaml").write_text(
+            "sections:\n- topic: x\n  facts: ''\n", encoding="utf-8"
+        )
+        rejected = await http.post("/api/v1/admin/kb/reload", headers=AUTH)
+        assert_error(rejected, 400, "BAD_REQUEST")
+        assert "broken.yaml" in rejected.json()["error"]["message"]
+        assert len(runtime.kb.current.sections) == 7, "the valid KB keeps serving"
+
+
+async def test_sighup_reloads_the_kb(kb_copy) -> None:
+    import os
+    import signal
+
+    async with serve_app() as (app, _):
+        runtime = app.state.runtime
+        (kb_copy / "delivery.yaml").write_text(
+            "sections:\n- topic: delivery_regions\n  priority: 5\n  keywords: [доставка]\n"
+            "  facts: Доставляем по Казахстану.\n",
+            encoding="utf-8",
+        )
+        os.kill(os.getpid(), signal.SIGHUP)
+        for _ in range(100):
+            if len(runtime.kb.current.sections) == 7:
+                break
+            await asyncio.sleep(0.05)
+        assert len(runtime.kb.current.sections) == 7
