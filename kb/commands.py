@@ -114,6 +114,7 @@ def evaluate(kb: Any, queries: list[tuple[str, str]], k: int) -> dict[str, Any]:
 
 def eval_main(args: argparse.Namespace) -> int:
     from kb.base import open_kb
+    from kb.dense import DenseUnavailable
 
     settings, kb_settings = _kb_settings(args.kb)
     queries = _read_queries(Path(args.queries))
@@ -123,6 +124,9 @@ def eval_main(args: argparse.Namespace) -> int:
     except KBError as exc:
         print("\n".join(f"error: {e}" for e in exc.errors), file=sys.stderr)
         return 1
+    except DenseUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     open_s = time.perf_counter() - started
     unknown = sum(1 for _, topic in queries if kb.get(topic) is None)
     if unknown:

@@ -74,7 +74,7 @@ VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec("grams", 5.0),
 )
 COVERAGE_WEIGHT = 0.8
-CATEGORY_WEIGHT = 0.5
+CATEGORY_WEIGHT = 0.1
 
 
 def summary_line(facts: str) -> str:
