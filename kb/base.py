@@ -23,9 +23,9 @@ import numpy as np
 
 from kb.cache import cache_key, cached, resolve_cache_dir
 from kb.dense import DENSE_VERSION, DenseIndex, embeddings_id, frida_embeddings
-from kb.lexical import LEXICAL_VERSION, LexicalIndex
+from kb.lexical import LexicalIndex, index_fingerprint
 from kb.loader import BUNDLED_KB, KBError, content_hash, read_kb
-from kb.text import ANALYZER_VERSION
+from kb.text import analyzer_fingerprint
 from kb.types import Hit, Section
 
 if TYPE_CHECKING:
@@ -192,7 +192,7 @@ def open_kb(
     lexical, lexical_hit = cached(
         root,
         "lexical",
-        cache_key(digest, ANALYZER_VERSION, LEXICAL_VERSION),
+        cache_key(digest, analyzer_fingerprint(), index_fingerprint()),
         build=lambda: LexicalIndex.build(sections),
         save=lambda index, path: index.save(path),
         load=LexicalIndex.load,

@@ -43,7 +43,7 @@ from kb.text import STOPWORDS, Term, analyze, is_known_word, is_latin, lemma, to
 from kb.types import Section
 
 LEXICAL_VERSION = "1"
-"""Bump when indexing changes: it is part of the cache key."""
+"""Bump when indexing code changes; view parameters are fingerprinted on their own."""
 
 SYNONYM_WEIGHT = 0.6
 TRANSLIT_WEIGHT = 0.9
@@ -75,6 +75,12 @@ VIEWS: tuple[ViewSpec, ...] = (
 )
 COVERAGE_WEIGHT = 0.8
 CATEGORY_WEIGHT = 0.1
+
+
+def index_fingerprint() -> str:
+    """The index-time parameters (bm25s version, views, gram size) for the cache key."""
+    params = [LEXICAL_VERSION, bm25s.__version__, GRAM, *((v.name, v.k1, v.b) for v in VIEWS)]
+    return ",".join(map(str, params))
 
 
 def summary_line(facts: str) -> str:

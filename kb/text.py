@@ -9,17 +9,19 @@ repeats the same words thousands of times), domain aliases, Russian stop-words.
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import threading
 from dataclasses import dataclass
+from importlib import metadata
 
 import pymorphy3
 from bm25s.stopwords import STOPWORDS_RUSSIAN
 
 from kb.synonyms import ALIASES, PRO_CONTEXT
 
-ANALYZER_VERSION = "1"
-"""Bump when tokens change: it is part of the index cache key."""
+ANALYZER_VERSION = "2"
+"""Bump when tokenization code changes; word lists are fingerprinted on their own."""
 
 _TOKEN = re.compile(r"[0-9a-zа-я]+(?:-[0-9a-zа-я]+)*")
 _LETTER_DIGIT = re.compile(r"[a-zа-я]+|[0-9]+")
@@ -67,6 +69,21 @@ STOPWORDS: frozenset[str] = frozenset(w.replace("ё", "е") for w in (*STOPWORDS
 
 _morph: pymorphy3.MorphAnalyzer | None = None
 _morph_lock = threading.Lock()
+
+
+def analyzer_fingerprint() -> str:
+    """What shapes index tokens besides the code: for the index cache key, so that
+    editing a word list or upgrading the dictionary re-indexes by itself."""
+    digest = hashlib.sha256()
+    parts = [ANALYZER_VERSION, *sorted(STOPWORDS), *sorted(ALIASES.items()), *sorted(PRO_CONTEXT)]
+    for package in ("pymorphy3", "pymorphy3-dicts-ru"):
+        try:
+            parts.append(f"{package}=={metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{package}==?")
+    for part in parts:
+        digest.update(repr(part).encode("utf-8"))
+    return digest.hexdigest()[:16]
 
 
 def morph() -> pymorphy3.MorphAnalyzer:

@@ -150,3 +150,15 @@ def test_holder_keeps_the_old_kb_when_the_new_one_is_invalid(kb_copy: Path, tmp_
     assert "broken.yaml" in info.value.errors[0]
     assert holder.current is old
     assert holder.current.search("рассрочка")[0].topic == "pricing_installment"
+
+
+def test_changed_word_lists_reindex(
+    kb_copy: Path, tmp_path: Path, builds: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kb import text
+
+    settings = kb_settings(kb_copy, tmp_path / "cache")
+    open_kb(settings)
+    monkeypatch.setattr(text, "ALIASES", {**text.ALIASES, "кассочка": "касса"})
+    open_kb(settings)
+    assert len(builds) == 2
