@@ -172,6 +172,21 @@ async def test_repeated_request_id_returns_the_stored_answer(stub, client) -> No
     assert len(stub.chat_requests()) == calls, "the graph did not run again"
 
 
+async def test_stored_answers_expire_after_the_ttl(stub, api_env) -> None:
+    stub.fallback = lambda request: (
+        analysis("unclear") if request.get("format") else f"Ответ номер {len(stub.requests)}."
+    )
+    request = body("Привет", request_id="req-ttl")
+    async with serve(with_api(idempotency_ttl_s=1)) as http:
+        await http.post("/api/v1/process", json=request, headers=AUTH)
+        await http.post("/api/v1/process", json=request, headers=AUTH)
+        assert len(stub.chat_requests()) == 2, "within the TTL the stored answer is replayed"
+        await asyncio.sleep(1.1)
+        again = await http.post("/api/v1/process", json=request, headers=AUTH)
+    assert again.json()["meta"]["turn"] == 2
+    assert len(stub.chat_requests()) == 4, "after the TTL the request is a new turn"
+
+
 async def test_repeat_arriving_during_the_first_waits_for_it(stub, client) -> None:
     stub.delay_s = 0.3
     stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")

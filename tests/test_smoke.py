@@ -61,3 +61,54 @@ def test_smoke_script_passes_against_the_running_service(tmp_path: Path) -> None
             proc.terminate()
             proc.wait(timeout=15)
             log.close()
+
+
+def test_kill_9_never_loses_an_answered_turn(tmp_path: Path) -> None:
+    """The checkpoint is on disk when the answer leaves: after kill -9 and a restart
+    the next message continues the conversation."""
+    import signal
+
+    import httpx
+
+    db = tmp_path / "crash.db"
+    headers = {"Authorization": "Bearer crash-key"}
+
+    def start(stub_url: str, port: int, log_name: str) -> subprocess.Popen[bytes]:
+        env = {
+            **os.environ,
+            "API_KEY": "crash-key",
+            "OLLAMA_BASE_URL": stub_url,
+            "DB_PATH": str(db),
+            "PORT": str(port),
+        }
+        env.pop("KB_PATH", None)
+        log = (tmp_path / log_name).open("wb")
+        return subprocess.Popen([str(SALESBOT), "serve"], env=env, stdout=log, stderr=log)
+
+    def message(text: str) -> dict[str, object]:
+        return {"session_id": "BOT", "user_id": "crash-user", "message": {"text": text}}
+
+    with OllamaStub(fallback=canned_reply) as stub:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = start(stub.url, port, "first.log")
+        try:
+            wait_until_up(url, proc, health_path="/health")
+            for i in range(3):
+                answered = httpx.post(
+                    f"{url}/api/v1/process", json=message(f"m{i}"), headers=headers
+                )
+                assert answered.status_code == 200
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+
+        proc = start(stub.url, port, "second.log")
+        try:
+            wait_until_up(url, proc, health_path="/health")
+            after = httpx.post(f"{url}/api/v1/process", json=message("после сбоя"), headers=headers)
+            assert after.status_code == 200
+            assert after.json()["meta"]["turn"] == 4
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
