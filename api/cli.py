@@ -13,13 +13,14 @@ from graph.settings import SettingsError
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from api import chat, server
+    from api import chat, dialogues, server
     from kb import commands as kb_commands
 
     parser = argparse.ArgumentParser(prog="salesbot", description="Wipon sales bot service")
     sub = parser.add_subparsers(dest="command", required=True)
     server.add_parser(sub)
     chat.add_parser(sub)
+    dialogues.add_parser(sub)
     kb_commands.add_parsers(sub)
     return parser
 
