@@ -16,7 +16,7 @@ import httpx
 import ollama
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_ollama import ChatOllama
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from graph import metrics
 from graph.settings import LLMSettings
@@ -60,6 +60,25 @@ def _usage(message: Any) -> tuple[int, int]:
     return int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0))
 
 
+def _text(message: Any) -> str:
+    return str(getattr(message, "content", "") or "")
+
+
+def _parse(schema: type[T], message: Any) -> tuple[T | None, str]:
+    """The reply as `schema`, or None with a short reason for the repair prompt."""
+    text = _text(message).strip()
+    if not text:
+        return None, "пустой ответ"
+    try:
+        return schema.model_validate_json(text), ""
+    except ValidationError as exc:
+        # Field paths and reasons only: the reply itself goes back as its own message.
+        reasons = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'JSON'}: {e['msg']}" for e in exc.errors()[:5]
+        )
+        return None, reasons[:300]
+
+
 @dataclass
 class StructuredResult:
     """The parsed object (None after a failed repair) and how many calls it took."""
@@ -79,6 +98,9 @@ class LLM:
         self.answer_model = build_chat_model(
             cfg, temperature=cfg.temperature, max_tokens=cfg.answer_max_tokens
         )
+        # One bound runnable per schema: converting a pydantic schema to JSON
+        # schema costs milliseconds, which a turn should not pay every time.
+        self._structured: dict[type[BaseModel], Any] = {}
 
     @property
     def model_name(self) -> str:
@@ -95,35 +117,41 @@ class LLM:
             raise
         finally:
             metrics.LLM_LATENCY.labels(kind=kind).observe(time.perf_counter() - started)
-        raw = result["raw"] if isinstance(result, dict) else result
-        prompt_tokens, answer_tokens = _usage(raw)
+        prompt_tokens, answer_tokens = _usage(result)
         metrics.LLM_CALLS.labels(kind=kind, status="ok").inc()
         metrics.LLM_TOKENS.labels(kind=kind, direction="prompt").inc(prompt_tokens)
         metrics.LLM_TOKENS.labels(kind=kind, direction="completion").inc(answer_tokens)
         return result
 
+    def _json_schema_model(self, schema: type[BaseModel]) -> Any:
+        # What with_structured_output(method="json_schema") sends — the schema as
+        # Ollama's `format` — bound once. Parsing is ours, so that the raw reply
+        # is at hand for the repair prompt, and because langchain's wrapper
+        # re-derives the schema for tracing metadata on every call (~7 ms).
+        runnable = self._structured.get(schema)
+        if runnable is None:
+            runnable = self.analysis_model.bind(format=schema.model_json_schema())
+            self._structured[schema] = runnable
+        return runnable
+
     async def structured(
         self, messages: Sequence[BaseMessage], schema: type[T]
     ) -> StructuredResult:
         """One call with Ollama's JSON-schema `format`; one repair on invalid output."""
-        runnable = self.analysis_model.with_structured_output(
-            schema, method="json_schema", include_raw=True
-        )
-        result = await self._call(runnable, messages, "analysis")
-        if result.get("parsed") is not None and result.get("parsing_error") is None:
-            return StructuredResult(result["parsed"], 1)
-        raw = result.get("raw")
-        error = str(result.get("parsing_error") or "пустой ответ")[:300]
+        model = self._json_schema_model(schema)
+        reply = await self._call(model, messages, "analysis")
+        parsed, error = _parse(schema, reply)
+        if parsed is not None:
+            return StructuredResult(parsed, 1)
         repair = [
             *messages,
-            AIMessage(content=str(getattr(raw, "content", "") or "")),
+            AIMessage(content=_text(reply)),
             HumanMessage(content=REPAIR_PROMPT.format(error=error)),
         ]
         metrics.LLM_REPAIRS.inc()
-        result = await self._call(runnable, repair, "analysis_repair")
-        if result.get("parsed") is not None and result.get("parsing_error") is None:
-            return StructuredResult(result["parsed"], 2)
-        return StructuredResult(None, 2)
+        reply = await self._call(model, repair, "analysis_repair")
+        parsed, _ = _parse(schema, reply)
+        return StructuredResult(parsed, 2)
 
     async def text(self, messages: Sequence[BaseMessage]) -> str:
         message = await self._call(self.answer_model, messages, "answer")

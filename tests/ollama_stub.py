@@ -139,6 +139,12 @@ class OllamaStub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
+            # Keep-alive, as Ollama does: a client reuses its connection.
+            protocol_version = "HTTP/1.1"
+            # Small NDJSON writes on a kept-alive socket would otherwise wait
+            # for delayed ACKs (Nagle): tens of milliseconds a call.
+            disable_nagle_algorithm = True
+
             def log_message(self, format: str, *args: Any) -> None:  # silence stderr
                 return
 
@@ -189,8 +195,11 @@ class OllamaStub:
                 self._stream(body, content)
 
             def _stream(self, body: dict[str, Any], content: str) -> None:
+                # NDJSON lines as Ollama streams them, sent with chunked transfer
+                # encoding so the connection stays open for the next call.
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-ndjson")
+                self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
                 model = body.get("model", "")
                 step = max(1, stub.chunk_chars)
@@ -201,11 +210,14 @@ class OllamaStub:
                         self._line(_done(model, "", body, content))
                     else:
                         self._line(_done(model, content, body, content))
+                    self.wfile.write(b"0\r\n\r\n")
+                    self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (timeout): nothing left to do
+                    self.close_connection = True  # the client gave up (timeout)
 
             def _line(self, payload: dict[str, Any]) -> None:
-                self.wfile.write(json.dumps(payload, ensure_ascii=False).encode() + b"\n")
+                data = json.dumps(payload, ensure_ascii=False).encode() + b"\n"
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
 
         return Handler

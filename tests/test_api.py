@@ -349,9 +349,19 @@ async def test_turn_over_budget_is_503(stub, api_env) -> None:
     stub.push(analysis("greeting"), "поздно")
     async with serve(with_api(turn_budget_s=0.5)) as http:
         started = time.perf_counter()
-        response = await http.post("/api/v1/process", json=body(), headers=AUTH)
+        response = await http.post("/api/v1/process", json=body("Первый вопрос"), headers=AUTH)
         assert time.perf_counter() - started < 1.5
         assert_error(response, 503, "SERVICE_UNAVAILABLE")
+
+        # Nothing the customer said is lost: the next turn answers both messages.
+        await asyncio.sleep(2.0)  # let the stub finish the abandoned call
+        stub.delay_s = 0.0
+        stub.queue.clear()
+        stub.push(analysis("unclear"), "Отвечаю на оба вопроса.")
+        after = await http.post("/api/v1/process", json=body("Второй вопрос"), headers=AUTH)
+        assert after.status_code == 200
+        last_prompt = stub.chat_requests()[-2]["messages"][-1]["content"]
+        assert "Первый вопрос" in last_prompt and "Второй вопрос" in last_prompt
 
 
 async def test_internal_error_hides_internals(client, monkeypatch) -> None:

@@ -1,0 +1,198 @@
+"""What the service benchmarks share: an Ollama-protocol stub, the service as a
+real `salesbot serve` process on loopback, percentiles, resident memory.
+
+Benchmarks send traffic only to 127.0.0.1, in bounded loops.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+REAL_KB = SHARED / "wipon_kb"
+SALESBOT = Path(sys.executable).with_name("salesbot")
+sys.path.insert(0, str(ROOT / "tests"))
+
+from ollama_stub import OllamaStub, canned_reply  # noqa: E402
+
+API_KEY = "bench-key"
+HEADERS = {"Authorization": f"Bearer {API_KEY}"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {
+        "n": len(values),
+        "p50": round(percentile(values, 50), 2),
+        "p95": round(percentile(values, 95), 2),
+        "p99": round(percentile(values, 99), 2),
+        "max": round(max(values), 2) if values else float("nan"),
+        "mean": round(statistics.fmean(values), 2) if values else float("nan"),
+    }
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+    )
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def settings_file(tmp: Path, **api: Any) -> Path:
+    """A copy of settings.yaml with `api` overrides (benchmarks lift rate limits)."""
+    data = yaml.safe_load((ROOT / "settings.yaml").read_text(encoding="utf-8"))
+    for key, value in api.items():
+        if key.startswith("per_"):
+            data["api"]["rate_limit"][key] = value
+        else:
+            data["api"][key] = value
+    path = tmp / "settings.yaml"
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+@dataclass
+class Service:
+    url: str
+    proc: subprocess.Popen[bytes]
+    started_at: float
+    ready_after_s: float
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the service exited with {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+                return
+        time.sleep(0.02)
+    raise TimeoutError("the service did not become ready")
+
+
+@contextlib.contextmanager
+def service(
+    ollama_url: str,
+    *,
+    kb: Path | None,
+    db: Path,
+    settings: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> Iterator[Service]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "API_KEY": API_KEY,
+        "OLLAMA_BASE_URL": ollama_url,
+        "DB_PATH": str(db),
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        **(extra_env or {}),
+    }
+    if kb is not None:
+        env["KB_PATH"] = str(kb)
+    else:
+        env.pop("KB_PATH", None)
+    if settings is not None:
+        env["SETTINGS_PATH"] = str(settings)
+    out = log.open("wb") if log else subprocess.DEVNULL
+    started = time.perf_counter()
+    proc = subprocess.Popen([str(SALESBOT), "serve"], env=env, stdout=out, stderr=out)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, proc)
+        yield Service(url, proc, started, time.perf_counter() - started)
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def process_body(
+    session: str, user: str, text: str, request_id: str | None = None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "session_id": session,
+        "user_id": user,
+        "channel": "whatsapp",
+        "message": {"text": text, "timestamp_ms": int(time.time() * 1000)},
+    }
+    if request_id:
+        body["request_id"] = request_id
+    return body
+
+
+def stub_replying(delay_s: float = 0.0) -> OllamaStub:
+    """A stub that answers every call: schema-shaped JSON or a sentence that
+    varies per call (so the repetition guard does not fire)."""
+    counter = {"n": 0}
+
+    def reply(request: dict[str, Any]) -> str:
+        if isinstance(request.get("format"), dict):
+            return canned_reply(request)
+        counter["n"] += 1
+        return f"Спасибо! Это ответ номер {counter['n']}, расскажите о вашем магазине."
+
+    return OllamaStub(fallback=reply, delay_s=delay_s)
+
+
+def tmpdir(prefix: str) -> Path:
+    return Path(tempfile.mkdtemp(prefix=prefix))
+
+
+def cleanup(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def print_result(name: str, result: dict[str, Any]) -> None:
+    """Human lines first, the machine-readable JSON object last."""
+    print(f"# {name} — {machine()}")
+    print(json.dumps(result, ensure_ascii=False))
