@@ -427,10 +427,9 @@ class _FlowList(list[Any]):
 
 
 class _Dumper(yaml.SafeDumper):
-    def increase_indentation(self, flow: bool = False, indentless: bool = False) -> None:
-        # Lists indented under their key read better than PyYAML's default
-        # (the stubs do not declare this Emitter method).
-        super().increase_indentation(flow, False)  # type: ignore[misc]
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # Lists indented under their key read better than PyYAML's default.
+        super().increase_indent(flow, False)
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.Node:
@@ -524,7 +523,6 @@ _CONTROLLED_ENV = (
     "OLLAMA_BASE_URL",
     "OLLAMA_MODEL",
     "KB_PATH",
-    "KB_CACHE_DIR",
     "DB_PATH",
     "LOG_LEVEL",
     "LOG_CONVERSATION_TEXT",
@@ -587,10 +585,13 @@ class DialogueService:
                 OLLAMA_BASE_URL=ollama_url,
                 OLLAMA_MODEL=model,
                 KB_PATH=str(kb_path) if kb_path else None,
-                KB_CACHE_DIR=str(kb_cache_dir) if kb_cache_dir else None,
                 DB_PATH=str(Path(work) / "conversations.db"),
                 LOG_LEVEL="WARNING",
             )
+            # The index cache is only an optimization: without a directory given,
+            # KB_CACHE_DIR (or settings.yaml's cache_dir) applies as in the service.
+            if kb_cache_dir is not None:
+                env["KB_CACHE_DIR"] = str(kb_cache_dir)
             with scoped_env(env):
                 app = create_app(load_settings())
                 transport = httpx.ASGITransport(app=app)
