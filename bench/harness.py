@@ -29,9 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
 REAL_KB = SHARED / "wipon_kb"
 SALESBOT = Path(sys.executable).with_name("salesbot")
-sys.path.insert(0, str(ROOT / "tests"))
 
-from ollama_stub import OllamaStub, canned_reply  # noqa: E402
 
 API_KEY = "bench-key"
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}
@@ -170,18 +168,35 @@ def process_body(
     return body
 
 
-def stub_replying(delay_s: float = 0.0) -> OllamaStub:
-    """A stub that answers every call: schema-shaped JSON or a sentence that
-    varies per call (so the repetition guard does not fire)."""
-    counter = {"n": 0}
-
-    def reply(request: dict[str, Any]) -> str:
-        if isinstance(request.get("format"), dict):
-            return canned_reply(request)
-        counter["n"] += 1
-        return f"Спасибо! Это ответ номер {counter['n']}, расскажите о вашем магазине."
-
-    return OllamaStub(fallback=reply, delay_s=delay_s)
+@contextlib.contextmanager
+def ollama_stub(delay_s: float = 0.0) -> Iterator[str]:
+    """The Ollama-protocol stub in a process of its own (so that it competes with
+    neither the client nor the service for a GIL); yields its URL."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "tests" / "ollama_stub.py"),
+            "--port",
+            str(port),
+            "--delay",
+            str(delay_s),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/api/tags", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.05)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def tmpdir(prefix: str) -> Path:

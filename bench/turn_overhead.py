@@ -18,11 +18,11 @@ from harness import (
     HEADERS,
     REAL_KB,
     cleanup,
+    ollama_stub,
     print_result,
     process_body,
     service,
     settings_file,
-    stub_replying,
     summary,
     tmpdir,
 )
@@ -54,8 +54,8 @@ def main() -> None:
     server_ms: list[float] = []
     try:
         with (
-            stub_replying() as stub,
-            service(stub.url, kb=kb, db=tmp / "bench.db", settings=settings) as svc,
+            ollama_stub() as ollama_url,
+            service(ollama_url, kb=kb, db=tmp / "bench.db", settings=settings) as svc,
             httpx.Client(base_url=svc.url, headers=HEADERS, timeout=30) as http,
         ):
             # Warm-up: first requests pay imports and SQLite page cache.

@@ -42,7 +42,12 @@ def build_chat_model(cfg: LLMSettings, *, temperature: float, max_tokens: int) -
         temperature=temperature,
         keep_alive=cfg.keep_alive,
         reasoning=False,
-        client_kwargs={"timeout": cfg.timeout_s},
+        # httpx's default pool (100 connections) would queue turns beyond that
+        # while they wait seconds for the model; Ollama does its own queueing.
+        client_kwargs={
+            "timeout": cfg.timeout_s,
+            "limits": httpx.Limits(max_connections=None, max_keepalive_connections=32),
+        },
     )
 
 
