@@ -922,6 +922,9 @@ async def replay(
     Stops at the first failing step: later steps would run on a conversation that
     has already gone elsewhere, and their failures would only be noise.
     """
+    if ollama.queue:
+        # They would be served to this dialogue's first calls and misread as its own.
+        raise ValueError("the scripted Ollama still has replies queued from an earlier run")
     dialogue = loaded.dialogue
     result = ReplayResult(loaded, [])
     stamps = dialogue.timestamps()

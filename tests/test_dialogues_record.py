@@ -637,6 +637,14 @@ def test_the_collector_reports_passes_diffs_known_failures_and_broken_files(
         },
     )
     write(suite / "broken.yaml", {"test_case": "broken", "steps": [{"user": "Привет"}]})
+    write(
+        suite / "drafted.yaml",
+        {
+            "test_case": "drafted",
+            "draft": True,
+            "steps": [{"user": "Привет", "replies": greeting, "assert": {"intent": "greeting"}}],
+        },
+    )
     (suite / "known_failures").mkdir()
     write(
         suite / "known_failures" / "defect.yaml",
@@ -674,7 +682,8 @@ def test_the_collector_reports_passes_diffs_known_failures_and_broken_files(
     )
     out = run.stdout
     assert run.returncode == 1, out
-    assert "2 failed, 1 passed, 1 xfailed, 1 error" in out
+    assert "2 failed, 2 passed, 1 xfailed, 1 warning, 1 error" in out
+    assert "drafted.yaml: draft assertions from `salesbot dialogues record` are not reviewed" in out
     assert "XFAIL dialogues/known_failures/defect.yaml::defect - the bot cannot do this yet" in out
     assert "FAILED dialogues/known_failures/stale.yaml::stale_defect" in out
     assert "the recording is stale" in out
