@@ -20,18 +20,26 @@ from bm25s.stopwords import STOPWORDS_RUSSIAN
 
 from kb.synonyms import ALIASES, PRO_CONTEXT
 
-ANALYZER_VERSION = "2"
+ANALYZER_VERSION = "3"
 """Bump when tokenization code changes; word lists are fingerprinted on their own."""
 
-_TOKEN = re.compile(r"[0-9a-zа-я]+(?:-[0-9a-zа-я]+)*")
-_LETTER_DIGIT = re.compile(r"[a-zа-я]+|[0-9]+")
+# Kazakh Cyrillic adds nine letters to the Russian alphabet. Customers here write
+# in Kazakh too ("қазақ тілінде бар ма?"), and a tokenizer that knows only [а-я]
+# would cut such words into meaningless fragments ("аз", "нде").
+_KAZAKH = "әғқңөұүһі"
+KAZAKH_STEM = 5
+"""Letters of a Kazakh word kept as its stem (a suffix-stripping stand-in)."""
+_KAZAKH_LETTER = re.compile(f"[{_KAZAKH}]")
+_TOKEN = re.compile(rf"[0-9a-zа-я{_KAZAKH}]+(?:-[0-9a-zа-я{_KAZAKH}]+)*")
+_LETTER_DIGIT = re.compile(rf"[a-zа-я{_KAZAKH}]+|[0-9]+")
 _LATIN = re.compile(r"[a-z]")
-_CYRILLIC = re.compile(r"[а-я]")
+_CYRILLIC = re.compile(f"[а-я{_KAZAKH}]")
 
 # Latin and Cyrillic letters that look alike: a word typed with a mixed layout
 # ("кассa" with a Latin "a") is brought to the script of most of its letters.
-_LAT_TO_CYR = str.maketrans("aceopxykmtbh", "асеорхукмтвн")
-_CYR_TO_LAT = str.maketrans("асеорхукмтвн", "aceopxykmtbh")
+# Kazakh "і" is often typed as the Latin "i".
+_LAT_TO_CYR = str.maketrans("aceopxykmtbhi", "асеорхукмтвні")
+_CYR_TO_LAT = str.maketrans("асеорхукмтвні", "aceopxykmtbhi")
 
 # Phonetic transliteration, to meet a product name written in the other script
 # ("премиум" ~ "premium", "kassa" ~ "касса") when no alias covers it.
@@ -59,6 +67,10 @@ _FILLER = {
     "ещё", "еще", "рассказать", "объяснить", "показать", "посоветовать", "нужно", "надо",
     "можно", "бы", "ок", "окей", "ага", "угу", "ладно", "понятно", "ясно", "отлично",
     "супер", "около",
+    # Kazakh question particles, pronouns and question words
+    "ма", "ме", "ба", "бе", "па", "пе", "бар", "жоқ", "және", "мен", "қалай", "қандай",
+    "не", "неше", "қанша", "қашан", "қайда", "иә", "сіз", "сізге", "сіздің", "сізде",
+    "біз", "бізге", "біздің", "бізде", "бола", "болады", "мүмкін", "сәлем", "сәлеметсіз",
     # English function words: topic slugs ("faq_how_to_start") are indexed too
     "the", "a", "an", "of", "and", "or", "in", "on", "for", "to", "is", "are", "be", "how",
     "what", "why", "when", "where", "who", "which", "do", "does", "can", "you", "your", "my",
@@ -168,6 +180,11 @@ def lemma(token: str) -> str:
         return alias
     if token.isdigit() or _CYRILLIC.search(token) is None:
         return token
+    if _KAZAKH_LETTER.search(token):
+        # A Kazakh word: the Russian dictionary would only guess at it. Kazakh
+        # inflects by suffixes only, so a prefix is a fair stem ("тілінде",
+        # "тілін" → "тілін"); shorter words are kept whole.
+        return token[:KAZAKH_STEM]
     normal = str(morph().parse(token)[0].normal_form).replace("ё", "е")
     return ALIASES.get(normal, normal)
 

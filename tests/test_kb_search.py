@@ -101,6 +101,23 @@ def test_phase_categories_are_boosted_not_filtered(kb: KnowledgeBase) -> None:
     assert kb.search("какая погода в Париже", 3, ["support"]) == []
 
 
+def test_kazakh_questions_find_the_kazakh_section() -> None:
+    sections = [
+        Section(
+            "features_kazakh",
+            "features",
+            8,
+            ("қазақ тілі", "қазақша интерфейс", "на казахском"),
+            "Интерфейс Wipon есть на казахском языке.",
+        ),
+        Section("delivery_terms", "delivery", 7, ("доставка",), "Доставка 2-3 дня."),
+        Section("support_hours", "support", 7, ("поддержка",), "Поддержка с 9 до 21."),
+    ]
+    small = KnowledgeBase(sections, min_score=0.25)
+    for query in ("Қазақша интерфейс бар ма?", "Қазақ тілінде жұмыс істейді ма?"):
+        assert [h.topic for h in small.search(query)] == ["features_kazakh"], query
+
+
 def test_hits_carry_facts_without_editor_notes(kb: KnowledgeBase) -> None:
     hits = kb.search("бесплатная касса на телефоне, сколько стоит программа учёта", 10)
     assert hits and all(isinstance(h, Hit) for h in hits)

@@ -40,6 +40,22 @@ def test_compounds_and_codes_yield_their_parts() -> None:
     assert surface_tokens("XP420B") == ["xp420b", "xp", "420", "b"]
 
 
+def test_kazakh_words_stay_whole_and_meet_their_inflections() -> None:
+    # Kazakh letters (қ, і, ұ…) used to split words into fragments ("аз", "нде").
+    assert surface_tokens("Қазақ тілінде жұмыс істейді ма?") == [
+        "қазақ",
+        "тілінде",
+        "жұмыс",
+        "істейді",
+        "ма",
+    ]
+    # Suffixes only: a prefix stem joins the inflections of one word.
+    assert content("тілінде") == content("тілін") == ["тілін"]
+    assert content("қазақша") == ["қазақ"]
+    # Kazakh "і" typed as the Latin "i" is the same word.
+    assert content("тiлiнде") == content("тілінде")
+
+
 def test_stop_words_fillers_and_zeros_are_not_content() -> None:
     assert content("Здравствуйте, подскажите пожалуйста, а можно ли вообще?") == []
     assert content("12 000 ₸") == ["12"]
