@@ -47,5 +47,6 @@ def configure_logging(level: str = "INFO") -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     # Third-party request logs would print URLs and bodies at DEBUG; keep them quiet.
-    for noisy in ("httpx", "httpcore", "aiosqlite", "uvicorn.access"):
+    # bm25s sets its own logger to DEBUG and would print on every search.
+    for noisy in ("httpx", "httpcore", "aiosqlite", "uvicorn.access", "bm25s"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -23,6 +23,8 @@ _MONEY_AFTER = re.compile(
     rf"(?P<num>{_NUMBER})(?:[.,]\d{{1,2}})?{_MULTIPLIER}\s*{_CURRENCY}", re.IGNORECASE
 )
 _MONEY_BEFORE = re.compile(rf"(?:\$|usd)\s*(?P<num>{_NUMBER}){_MULTIPLIER}", re.IGNORECASE)
+# "скидка 90%": a percentage is a promise as much as a price is.
+_PERCENT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d+)?)\s*(?:%|процент)", re.IGNORECASE)
 _ANY_NUMBER = re.compile(rf"(?P<num>{_NUMBER}){_MULTIPLIER}", re.IGNORECASE)
 
 _GREETING = re.compile(
@@ -42,6 +44,8 @@ _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _LATIN_WORD = re.compile(r"\b[a-z][a-z']*\b")
 _KAZAKH = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
+# How an answer says it will find out (the only honest answer without facts).
+_WILL_CHECK = re.compile(r"уточн|провер|узна[юеёл]|выясн|свяж|передам|менеджер", re.IGNORECASE)
 
 _MULTIPLIERS = {"т": 1_000, "k": 1_000, "к": 1_000, "м": 1_000_000}
 
@@ -61,6 +65,11 @@ def money_amounts(text: str) -> set[int]:
         for match in pattern.finditer(text):
             amounts.add(_to_int(match.group("num"), match.group("mult")))
     return amounts
+
+
+def percents(text: str) -> set[float]:
+    """Percentages named in `text` ("90%", "15 процентов")."""
+    return {float(m.group(1).replace(",", ".")) for m in _PERCENT.finditer(text)}
 
 
 def numbers_in(texts: Iterable[str]) -> set[int]:
@@ -95,6 +104,8 @@ class GuardInput:
     kb_facts: Sequence[str]
     previous_answers: Sequence[str] = field(default_factory=list)
     returning: bool = False
+    unanswerable: bool = False
+    """The customer asked a factual question and the KB had nothing relevant."""
 
 
 class Guard:
@@ -114,13 +125,14 @@ class Guard:
 
     # --- single-sentence predicates, shared by check() and repair() ---
 
-    def _unknown_amounts(self, text: str, allowed: set[int]) -> set[int]:
+    def _unknown_amounts(self, text: str, allowed: set[float]) -> set[int]:
         return money_amounts(text) - allowed
 
     def _is_greeting(self, sentence: str) -> bool:
         return bool(_GREETING.search(sentence) or _SELF_INTRO.search(sentence))
 
-    def _reasks(self, sentence: str, profile: Mapping[str, Any]) -> bool:
+    def reasks(self, sentence: str, profile: Mapping[str, Any]) -> bool:
+        """Whether `sentence` asks again for a field the profile already has."""
         return any(
             profile.get(name) not in (None, "", []) and any(p.search(sentence) for p in patterns)
             for name, patterns in self._reask.items()
@@ -142,16 +154,22 @@ class Guard:
     def _max_questions(self, phase: str) -> int:
         return 0 if phase in self.NO_QUESTION_PHASES else self.cfg.max_questions
 
-    def _allowed_amounts(self, data: GuardInput) -> set[int]:
-        return numbers_in(data.kb_facts) | set(self.cfg.price_allow_list)
+    def _allowed_amounts(self, data: GuardInput) -> set[float]:
+        """Numbers the facts contain (amounts and percentages), plus the allow-list."""
+        found: set[float] = set(numbers_in(data.kb_facts)) | set(self.cfg.price_allow_list)
+        for fact in data.kb_facts:
+            found |= percents(fact)
+        return found
 
-    def _sentence_codes(self, sentence: str, data: GuardInput, allowed: set[int]) -> list[str]:
+    def _sentence_codes(self, sentence: str, data: GuardInput, allowed: set[float]) -> list[str]:
         codes = []
         if self._unknown_amounts(sentence, allowed):
             codes.append("unknown_price")
+        if any(p not in allowed for p in percents(sentence)):
+            codes.append("unknown_percent")
         if data.turn > 1 and not data.returning and self._is_greeting(sentence):
             codes.append("greeting_repeated")
-        if self._reasks(sentence, data.profile):
+        if self.reasks(sentence, data.profile):
             codes.append("reasked_known_field")
         if self._false_claim(sentence, data.profile):
             codes.append("false_action_claim")
@@ -173,6 +191,8 @@ class Guard:
             codes.append("not_russian")
         if len(text) > self.cfg.max_answer_chars:
             codes.append("too_long")
+        if data.unanswerable and not _WILL_CHECK.search(text):
+            codes.append("ungrounded_answer")
         if any(
             _similarity(text, old) >= self.cfg.repeat_similarity for old in data.previous_answers
         ):
@@ -183,13 +203,17 @@ class Guard:
         """Drop what breaks the rules; fall back to a safe fixed answer if nothing is left."""
         if "empty" in codes or "not_russian" in codes:
             return self.cfg.fallback_answer
+        if "ungrounded_answer" in codes:
+            return self.cfg.unknown_fact_answer
         allowed = self._allowed_amounts(data)
         kept: list[str] = []
         dropped_price = False
         for sentence in sentences(data.answer):
             bad = self._sentence_codes(sentence, data, allowed)
             if bad:
-                dropped_price = dropped_price or "unknown_price" in bad
+                dropped_price = dropped_price or bool(
+                    {"unknown_price", "unknown_percent"} & set(bad)
+                )
                 continue
             kept.append(sentence)
         limit = self._max_questions(data.phase)

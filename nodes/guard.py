@@ -13,6 +13,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph import metrics
+from graph.analysis import QUESTION_INTENTS
 from graph.context import TurnContext, services_of
 from graph.guardrails import Guard, GuardInput
 from graph.state import SalesState, answer_update
@@ -31,6 +32,7 @@ async def check_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict
         kb_facts=[f["facts"] for f in state.get("kb_facts") or []],
         previous_answers=state.get("answers", []),
         returning=bool(state.get("returning")),
+        unanswerable=state.get("intent") in QUESTION_INTENTS and not state.get("kb_relevant"),
     )
     codes = guard.check(data)
     attempts = state.get("guard_attempts", 0) + 1

@@ -12,7 +12,8 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph.context import TurnContext, services_of
-from graph.prompts import OBJECTION_BLOCK
+from graph.guardrails import Guard
+from graph.prompts import OBJECTION_BLOCK, OBJECTION_BLOCK_NO_QUESTION
 from graph.state import SalesState
 
 
@@ -37,7 +38,11 @@ async def handle_objection(state: SalesState, runtime: Runtime[TurnContext]) -> 
             "objection_guidance": None,
         }
     strategy = limits.strategies[kind]  # type: ignore[index]
-    guidance = OBJECTION_BLOCK.format(
+    # A scripted question about a known field ("Чем пользуетесь сейчас?" after the
+    # customer named their tool) would only make the guard send the answer back.
+    known = Guard(settings.guards).reasks(strategy.question, state.get("profile", {}))
+    template = OBJECTION_BLOCK_NO_QUESTION if known else OBJECTION_BLOCK
+    guidance = template.format(
         objection=kind, acknowledge=strategy.acknowledge, question=strategy.question
     )
     return {

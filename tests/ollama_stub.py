@@ -119,18 +119,22 @@ class OllamaStub:
         return [r for r in self.requests if r.get("_path") == "/api/chat"]
 
     def next_reply(self, request: dict[str, Any]) -> str:
+        """The reply to `request`; both are kept (`request["_reply"]`) for assertions."""
         with self._lock:
             self.requests.append(request)
             reply: Reply | None = self.queue.popleft() if self.queue else None
         if reply is None:
             if self.fallback is None:
                 raise NoScriptedReply("the stub has no scripted reply for this call")
-            return self.fallback(request)
-        if callable(reply):
-            return reply(request)
-        if isinstance(reply, dict):
-            return json.dumps(reply, ensure_ascii=False)
-        return reply
+            content = self.fallback(request)
+        elif callable(reply):
+            content = reply(request)
+        elif isinstance(reply, dict):
+            content = json.dumps(reply, ensure_ascii=False)
+        else:
+            content = reply
+        request["_reply"] = content
+        return content
 
     def start(self) -> OllamaStub:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)

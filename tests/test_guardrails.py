@@ -124,3 +124,61 @@ def test_repair_of_unusable_answer_is_the_fallback(guard: Guard) -> None:
 def test_latin_product_names_are_russian_enough(guard: Guard) -> None:
     assert guard.check(data("Тариф Standard — 220 000 ₸.")) == []
     assert "not_russian" in guard.check(data("ok, the price is fine"))
+
+
+def test_invented_percentage(guard: Guard) -> None:
+    facts = ["Скидка 10% при оплате за год. Комиссия 0,5% за эквайринг."]
+    assert guard.check(data("Дадим скидку 90%!", kb_facts=facts)) == ["unknown_percent"]
+    assert guard.check(data("Скидка 10% при оплате за год.", kb_facts=facts)) == []
+    assert guard.check(data("Комиссия всего 0,5 процента.", kb_facts=facts)) == []
+    fixed = guard.repair(
+        data("Дадим скидку 90%. Тариф Mini подойдёт.", kb_facts=facts), ["unknown_percent"]
+    )
+    assert "90" not in fixed and fixed.startswith("Тариф Mini подойдёт.")
+
+
+@pytest.mark.parametrize(
+    "claim",
+    [
+        "Мы отправили вам счёт на оплату.",
+        "Счета уже выставлены.",
+        "Я выслала вам счёт.",
+        "Заказ оформлен, ждите звонка.",
+        "Мы подключили вам тариф Standard.",
+    ],
+)
+def test_action_claims_in_their_common_forms(guard: Guard, claim: str) -> None:
+    assert guard.check(data(claim)) == ["false_action_claim"]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Подскажите, чем занимается ваш бизнес?", "Какой у вас вид бизнеса?", "Что вы продаёте?"],
+)
+def test_reasking_the_business_type(guard: Guard, question: str) -> None:
+    assert guard.check(data(question, profile={"business_type": "аптека"})) == [
+        "reasked_known_field"
+    ]
+
+
+def test_an_answer_without_facts_must_say_it_will_check(guard: Guard) -> None:
+    claim = "Да, интеграция с Битрикс24 есть."
+    assert guard.check(data(claim, kb_facts=[], unanswerable=True)) == ["ungrounded_answer"]
+    honest = "Про Битрикс24 уточню у коллег и вернусь с ответом."
+    assert guard.check(data(honest, kb_facts=[], unanswerable=True)) == []
+    assert guard.check(data(claim, kb_facts=[], unanswerable=False)) == []
+    repaired = guard.repair(data(claim, kb_facts=[], unanswerable=True), ["ungrounded_answer"])
+    assert repaired == load_settings().guards.unknown_fact_answer
+
+
+@pytest.mark.parametrize(
+    ("question", "field"),
+    [
+        ("Оставьте, пожалуйста, телефон.", "phone"),
+        ("На какой номер вам перезвонить?", "phone"),
+        ("Где находится ваш магазин?", "city"),
+    ],
+)
+def test_more_reask_phrasings(guard: Guard, question: str, field: str) -> None:
+    assert guard.check(data(question, profile={field: "x"})) == ["reasked_known_field"]
+    assert guard.check(data(question, profile={})) == []
