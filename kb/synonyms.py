@@ -68,6 +68,10 @@ ALIASES: dict[str, str] = {
     "esf": "эсф",
     "snt": "снт",
     "ukm": "укм",
+    # Words whose first dictionary reading is wrong here: "данные" is read as a
+    # participle of "дать", while "данных" is read as the noun, so the same data
+    # would be two terms.
+    "данные": "данные",
     # informal words
     "инет": "интернет",
     "оффлайн": "офлайн",

@@ -20,6 +20,7 @@ def content(query: str) -> list[str]:
         (["ТИС", "tis", "Тис"], "тис"),
         (["стандарт", "Standard", "standart"], "standard"),
         (["ёмкость", "емкость"], "емкость"),
+        (["данные", "данных", "данными"], "данные"),  # not a participle of "дать"
     ],
 )
 def test_variants_meet_in_one_term(variants: list[str], expected: str) -> None:
