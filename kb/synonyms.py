@@ -72,6 +72,9 @@ ALIASES: dict[str, str] = {
     # participle of "дать", while "данных" is read as the noun, so the same data
     # would be two terms.
     "данные": "данные",
+    # "стоят" is read as "стоять" (to stand); a customer asking "сколько стоят…"
+    # means the price, and the KB's "стоит" is "стоить".
+    "стоят": "стоить",
     # informal words
     "инет": "интернет",
     "оффлайн": "офлайн",

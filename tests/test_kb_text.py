@@ -21,6 +21,7 @@ def content(query: str) -> list[str]:
         (["стандарт", "Standard", "standart"], "standard"),
         (["ёмкость", "емкость"], "емкость"),
         (["данные", "данных", "данными"], "данные"),  # not a participle of "дать"
+        (["стоит", "стоят", "стоили"], "стоить"),  # "сколько стоят": not "стоять"
     ],
 )
 def test_variants_meet_in_one_term(variants: list[str], expected: str) -> None:
