@@ -7,8 +7,10 @@ the request); every request is recorded so tests can assert on prompts and on
 the JSON schema sent as `format`.
 
 Run standalone (benchmarks, `make run` demos, the n8n e2e) with:
-    python tests/ollama_stub.py --port 11434 [--delay 2.0]
-which answers every call with schema-shaped JSON or a fixed Russian sentence.
+    python tests/ollama_stub.py --port 11434 [--delay 2.0] [--answer-file PATH]
+which answers every call with schema-shaped JSON or a fixed Russian sentence;
+with --answer-file, free-text calls get the file's text instead while the file
+exists and is not empty (it is read on every call, so a caller can change it).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 DEFAULT_MODEL = "ministral-3:14b-instruct-2512-q8_0"
@@ -67,6 +70,21 @@ def canned_reply(request: dict[str, Any]) -> str:
 
 
 _answers = itertools.count(1)
+
+
+def file_reply(path: str) -> Callable[[dict[str, Any]], str]:
+    """Like canned_reply, but free-text calls get the text of `path` when it exists
+    and is not empty, read anew on every call."""
+
+    def reply(request: dict[str, Any]) -> str:
+        if not isinstance(request.get("format"), dict):
+            with contextlib.suppress(OSError):
+                text = Path(path).read_text(encoding="utf-8").strip()
+                if text:
+                    return text
+        return canned_reply(request)
+
+    return reply
 
 
 def estimate_tokens(text: str) -> int:
@@ -282,9 +300,12 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=11434)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
     parser.add_argument("--model", action="append", help="model names to advertise")
+    parser.add_argument(
+        "--answer-file", help="answer free-text calls with this file's text (read per call)"
+    )
     args = parser.parse_args()
     stub = OllamaStub(
-        fallback=canned_reply,
+        fallback=file_reply(args.answer_file) if args.answer_file else canned_reply,
         delay_s=args.delay,
         models=args.model or [DEFAULT_MODEL],
         port=args.port,
