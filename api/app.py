@@ -136,9 +136,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         env = settings.env
         timeout_s, busy_ms = env.sqlite_timeout_seconds, env.sqlite_busy_timeout_ms
         async with AsyncExitStack() as stack:
-            saver = await stack.enter_async_context(
-                open_checkpointer(env.db_path, timeout_s=timeout_s, busy_timeout_ms=busy_ms)
-            )
+            graphs = []
+            for _ in range(settings.api.memory_connections):
+                saver = await stack.enter_async_context(
+                    open_checkpointer(env.db_path, timeout_s=timeout_s, busy_timeout_ms=busy_ms)
+                )
+                graphs.append(compile_graph(saver))
             store = await stack.enter_async_context(
                 open_store(env.db_path, timeout_s=timeout_s, busy_timeout_ms=busy_ms)
             )
@@ -151,7 +154,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.runtime = Runtime(
                 settings=settings,
                 services=services,
-                graph=compile_graph(saver),
+                graphs=graphs,
                 store=store,
                 kb=kb,
                 api_key=api_key,

@@ -624,7 +624,7 @@ class DialogueService:
         if values:
             # As if a turn had just ended at the guard: the update goes through the
             # state's reducers, and no node is left pending on the thread.
-            await self.runtime.graph.aupdate_state(
+            await self.runtime.graph_for(dialogue.session_id, dialogue.customer_id()).aupdate_state(
                 thread_config(dialogue.session_id, dialogue.customer_id()),
                 values,
                 as_node="guard",
@@ -653,7 +653,8 @@ class DialogueService:
             observed.meta = payload["meta"]
         else:
             observed.error = response.text
-        snapshot = await self.runtime.graph.aget_state(thread_config(dialogue.session_id, user_id))
+        graph = self.runtime.graph_for(dialogue.session_id, user_id)
+        snapshot = await graph.aget_state(thread_config(dialogue.session_id, user_id))
         values = snapshot.values or {}
         observed.profile = dict(values.get("profile") or {})
         observed.kb_topics = list(values.get("kb_topics") or [])

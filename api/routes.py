@@ -101,7 +101,7 @@ async def process(body: ProcessRequest, runtime: RuntimeDep, api_key: AuthDep) -
             try:
                 async with asyncio.timeout(settings.api.turn_budget_s):
                     result = await run_turn(
-                        runtime.graph,
+                        runtime.graph_for(body.session_id, body.user_id),
                         runtime.services,
                         body.session_id,
                         body.user_id,

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 
 import httpx
@@ -32,6 +33,8 @@ from harness import (
     summary,
     tmpdir,
 )
+
+CUSTOMERS_PER_CLIENT = 10
 
 
 async def customer(
@@ -60,32 +63,58 @@ async def probe_health(
 
 
 async def run(url: str, customers: int, turns: int, spread_s: float) -> dict[str, object]:
-    limits = httpx.Limits(max_connections=customers + 10, max_keepalive_connections=customers + 10)
     turn_ms: list[float] = []
     health_ms: list[float] = []
-    async with (
-        httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=300, limits=limits) as http,
-        httpx.AsyncClient(base_url=url, timeout=30) as health_client,
-    ):
+    # One client per 10 customers: a single httpx pool with hundreds of open
+    # connections costs the load generator more CPU than the service under test.
+    clients = [
+        httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=300)
+        for _ in range(max(1, customers // CUSTOMERS_PER_CLIENT))
+    ]
+    async with contextlib.AsyncExitStack() as stack:
+        for client in clients:
+            await stack.enter_async_context(client)
+        health_client = await stack.enter_async_context(httpx.AsyncClient(base_url=url, timeout=30))
         stop = asyncio.Event()
         prober = asyncio.create_task(probe_health(health_client, stop, health_ms))
         started = time.perf_counter()
         failures = await asyncio.gather(
             *(
-                customer(http, f"7701{n:07d}", turns, spread_s * n / customers, turn_ms)
+                customer(
+                    clients[n % len(clients)],
+                    f"7701{n:07d}",
+                    turns,
+                    spread_s * n / customers,
+                    turn_ms,
+                )
                 for n in range(customers)
             )
         )
         elapsed = time.perf_counter() - started
         stop.set()
         await prober
+        metrics_text = (await health_client.get("/metrics")).text
     return {
         "elapsed_s": round(elapsed, 2),
         "failures": sum(failures),
         "turn_ms": summary(turn_ms),
         "health_ms_during_load": summary(health_ms),
         "throughput_turns_per_s": round(customers * turns / elapsed, 2),
+        "mean_s_per_node": _means(metrics_text, "salesbot_node_seconds", "node"),
+        "mean_s_per_llm_call": _means(metrics_text, "salesbot_llm_seconds", "kind"),
     }
+
+
+def _means(text: str, metric: str, label: str) -> dict[str, float]:
+    """Mean of a labelled Prometheus histogram, from its _sum and _count lines."""
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        for suffix, store in (("_sum", sums), ("_count", counts)):
+            if line.startswith(metric + suffix + "{"):
+                name = line.split(f'{label}="', 1)[1].split('"', 1)[0]
+                store[name] = float(line.rsplit(" ", 1)[1])
+    return {k: round(sums[k] / counts[k], 4) for k in sums if counts.get(k)}
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ off. Transport failures become `LLMUnavailable`, which the API maps to 503.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ def build_chat_model(cfg: LLMSettings, *, temperature: float, max_tokens: int) -
         # while they wait seconds for the model; Ollama does its own queueing.
         client_kwargs={
             "timeout": cfg.timeout_s,
-            "limits": httpx.Limits(max_connections=None, max_keepalive_connections=32),
+            "limits": httpx.Limits(max_connections=None, max_keepalive_connections=None),
         },
     )
 
@@ -97,15 +98,26 @@ class LLM:
 
     def __init__(self, cfg: LLMSettings):
         self.cfg = cfg
-        self.analysis_model = build_chat_model(
-            cfg, temperature=cfg.analysis_temperature, max_tokens=cfg.analysis_max_tokens
-        )
-        self.answer_model = build_chat_model(
-            cfg, temperature=cfg.temperature, max_tokens=cfg.answer_max_tokens
-        )
-        # One bound runnable per schema: converting a pydantic schema to JSON
-        # schema costs milliseconds, which a turn should not pay every time.
-        self._structured: dict[type[BaseModel], Any] = {}
+        # Several clients, used in turn: httpx's connection pool scans all of its
+        # connections for every request, so one pool serving hundreds of
+        # concurrent (slow) calls costs more CPU than the turns themselves.
+        self._analysis_models = [
+            build_chat_model(
+                cfg, temperature=cfg.analysis_temperature, max_tokens=cfg.analysis_max_tokens
+            )
+            for _ in range(cfg.http_clients)
+        ]
+        self._answer_models = [
+            build_chat_model(cfg, temperature=cfg.temperature, max_tokens=cfg.answer_max_tokens)
+            for _ in range(cfg.http_clients)
+        ]
+        self._next = itertools.count()
+        # One bound runnable per schema and client: converting a pydantic schema
+        # to JSON schema costs milliseconds, which a turn should not pay each time.
+        self._structured: dict[tuple[type[BaseModel], int], Any] = {}
+
+    def _shard(self) -> int:
+        return next(self._next) % self.cfg.http_clients
 
     @property
     def model_name(self) -> str:
@@ -133,10 +145,12 @@ class LLM:
         # Ollama's `format` — bound once. Parsing is ours, so that the raw reply
         # is at hand for the repair prompt, and because langchain's wrapper
         # re-derives the schema for tracing metadata on every call (~7 ms).
-        runnable = self._structured.get(schema)
+        key = (schema, self._shard())
+        runnable = self._structured.get(key)
         if runnable is None:
-            runnable = self.analysis_model.bind(format=schema.model_json_schema())
-            self._structured[schema] = runnable
+            model = self._analysis_models[key[1]]
+            runnable = model.bind(format=schema.model_json_schema())
+            self._structured[key] = runnable
         return runnable
 
     async def structured(
@@ -159,7 +173,7 @@ class LLM:
         return StructuredResult(parsed, 2)
 
     async def text(self, messages: Sequence[BaseMessage]) -> str:
-        message = await self._call(self.answer_model, messages, "answer")
+        message = await self._call(self._answer_models[self._shard()], messages, "answer")
         return str(message.content or "").strip()
 
     async def ping(self) -> bool:

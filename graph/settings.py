@@ -70,6 +70,7 @@ class LLMSettings(_Strict):
     keep_alive: str | int
     analysis_max_tokens: int = Field(ge=32, le=8192)
     answer_max_tokens: int = Field(ge=32, le=8192)
+    http_clients: int = Field(default=8, ge=1, le=64)
 
 
 class DenseSettings(_Strict):
@@ -182,6 +183,7 @@ class APISettings(_Strict):
     turn_budget_s: float = Field(gt=0, le=600)
     max_text_chars: int = Field(ge=1, le=100_000)
     idempotency_ttl_s: int = Field(ge=1)
+    memory_connections: int = Field(default=4, ge=1, le=32)
     rate_limit: RateLimitSettings
 
 

@@ -120,12 +120,14 @@ class OllamaStub:
         self.requests: list[dict[str, Any]] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
-        self._server = _Server(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
+        self._port = port
+        self._server: _Server | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the stub is not started")
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
@@ -154,14 +156,28 @@ class OllamaStub:
         request["_reply"] = content
         return content
 
+    def lines(self, body: dict[str, Any], content: str) -> list[dict[str, Any]]:
+        """The NDJSON objects Ollama would send for `content`, in order."""
+        model = body.get("model", "")
+        if not body.get("stream", True):
+            return [_done(model, content, body, content)]
+        step = max(1, self.chunk_chars)
+        pieces = [
+            _chunk(model, content[i : i + step], done=False) for i in range(0, len(content), step)
+        ]
+        return [*pieces, _done(model, "", body, content)]
+
     def start(self) -> OllamaStub:
+        self._server = _Server(("127.0.0.1", self._port), self._handler())
+        self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
 
     def __enter__(self) -> OllamaStub:
         return self.start()
@@ -235,15 +251,9 @@ class OllamaStub:
                 self.send_header("Content-Type", "application/x-ndjson")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                model = body.get("model", "")
-                step = max(1, stub.chunk_chars)
                 try:
-                    if body.get("stream", True):
-                        for i in range(0, len(content), step):
-                            self._line(_chunk(model, content[i : i + step], done=False))
-                        self._line(_done(model, "", body, content))
-                    else:
-                        self._line(_done(model, content, body, content))
+                    for line in stub.lines(body, content):
+                        self._line(line)
                     self.wfile.write(b"0\r\n\r\n")
                     self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
@@ -295,6 +305,58 @@ def _done(model: str, text: str, request: dict[str, Any], content: str) -> dict[
     }
 
 
+def asgi_app(stub: OllamaStub) -> Any:
+    """The same protocol as an ASGI app, for the standalone server: one event loop
+    serves hundreds of concurrent slow calls (benchmarks), where a thread per
+    connection would spend its time fighting over the GIL."""
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    async def chat(request: Request) -> Any:
+        try:
+            body = await request.json()
+        except json.JSONDecodeError:
+            return JSONResponse({"error": "invalid JSON"}, status_code=400)
+        model = body.get("model", "")
+        if model not in stub.models:
+            return JSONResponse({"error": f"model '{model}' not found"}, status_code=404)
+        body["_path"] = "/api/chat"
+        try:
+            content = stub.next_reply(body)
+        except NoScriptedReply as exc:
+            return JSONResponse({"error": str(exc)}, status_code=500)
+        if stub.delay_s:
+            await asyncio.sleep(stub.delay_s)
+        lines = [json.dumps(x, ensure_ascii=False) + "\n" for x in stub.lines(body, content)]
+        return StreamingResponse(iter(lines), media_type="application/x-ndjson")
+
+    async def tags(request: Request) -> JSONResponse:
+        return JSONResponse({"models": [_model_entry(m) for m in stub.models]})
+
+    async def version(request: Request) -> JSONResponse:
+        return JSONResponse({"version": "0.0.0-stub"})
+
+    async def show(request: Request) -> JSONResponse:
+        return JSONResponse({"modelfile": "", "details": {}, "model_info": {}})
+
+    async def root(request: Request) -> JSONResponse:
+        return JSONResponse({"status": "Ollama is running"})
+
+    return Starlette(
+        routes=[
+            Route("/api/chat", chat, methods=["POST"]),
+            Route("/api/tags", tags),
+            Route("/api/version", version),
+            Route("/api/show", show, methods=["POST"]),
+            Route("/", root),
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Ollama-protocol stub server")
     parser.add_argument("--port", type=int, default=11434)
@@ -304,15 +366,23 @@ def main() -> None:
         "--answer-file", help="answer free-text calls with this file's text (read per call)"
     )
     args = parser.parse_args()
+    import uvicorn
+
     stub = OllamaStub(
         fallback=file_reply(args.answer_file) if args.answer_file else canned_reply,
         delay_s=args.delay,
         models=args.model or [DEFAULT_MODEL],
-        port=args.port,
     )
-    print(f"ollama stub listening on {stub.url}", flush=True)
-    with contextlib.suppress(KeyboardInterrupt):
-        stub._server.serve_forever()
+    print(f"ollama stub listening on http://127.0.0.1:{args.port}", flush=True)
+    uvicorn.run(
+        asgi_app(stub),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+        backlog=2048,
+        timeout_keep_alive=30,
+    )
 
 
 if __name__ == "__main__":
