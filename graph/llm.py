@@ -7,12 +7,15 @@ off. Transport failures become `LLMUnavailable`, which the API maps to 503.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import ssl
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import certifi
 import httpx
 import ollama
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
@@ -34,6 +37,13 @@ class LLMUnavailable(RuntimeError):
     """Ollama is unreachable, too slow, or does not have the model."""
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # httpx builds a verifying TLS context per client (tens of ms: it loads the
+    # CA bundle); the service makes 2 × llm.http_clients of them, so they share one.
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def build_chat_model(cfg: LLMSettings, *, temperature: float, max_tokens: int) -> ChatOllama:
     return ChatOllama(
         model=cfg.model,
@@ -47,6 +57,7 @@ def build_chat_model(cfg: LLMSettings, *, temperature: float, max_tokens: int) -
         # while they wait seconds for the model; Ollama does its own queueing.
         client_kwargs={
             "timeout": cfg.timeout_s,
+            "verify": _tls_context(),
             "limits": httpx.Limits(max_connections=None, max_keepalive_connections=None),
         },
     )
