@@ -120,7 +120,11 @@ def model_latency(result: dict[str, object]) -> dict[str, float]:
 
 def main() -> None:
     result = asyncio.run(measure())
-    result.pop("calls_per_turn")
+    calls = result.pop("calls_per_turn")
+    result["turns_by_call_count"] = {  # type: ignore[assignment]
+        str(n): calls.count(n)  # type: ignore[attr-defined]
+        for n in sorted(set(calls))  # type: ignore[arg-type]
+    }
     result["modelled_rtx4000_sff_ada"] = model_latency(result)
     print("# LLM work per turn over tests/dialogues (tokens ≈ chars / 3)")
     print(json.dumps(result, ensure_ascii=False))
