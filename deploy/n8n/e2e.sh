@@ -159,7 +159,8 @@ export DO_NOT_TRACK=1 N8N_DIAGNOSTICS_ENABLED=false N8N_VERSION_NOTIFICATIONS_EN
 export N8N_TEMPLATES_ENABLED=false N8N_PERSONALIZATION_ENABLED=false N8N_HIRING_BANNER_ENABLED=false
 export N8N_LOG_LEVEL=warn N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS=true
 export N8N_BLOCK_ENV_ACCESS_IN_NODE=false # the workflow reads $env.SALES_BOT_URL
-export SALES_BOT_URL="$SVC_URL" SALES_BOT_BUFFER_SECONDS=5
+export SALES_BOT_URL="$SVC_URL"
+unset SALES_BOT_BUFFER_SECONDS # the workflow's default window, 5 s
 WEBHOOK="http://127.0.0.1:$N8N_PORT/webhook/wipon-sales-bot"
 WORKFLOW_ID=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["id"])' "$WORKFLOW")
 
@@ -326,11 +327,11 @@ leftover=$(redis-cli -p "$REDIS_PORT" --scan --pattern 'salesbot:buf:*' | wc -l)
 
 # ---------------------------------------------------------------- summary
 {
-  echo "n8n $(installed_version), node $(node --version), $(nproc) cores; buffer window ${SALES_BOT_BUFFER_SECONDS} s"
+  echo "n8n $(installed_version), node $(node --version), $(nproc) cores; buffer window 5 s (the default)"
   echo "npm install: $([ "$INSTALL_S" = 0 ] && echo "already installed" || echo "${INSTALL_S} s");" \
     "import + publish: ${IMPORT_S} s; n8n start → webhook live: ${N8N_START_S} s (last start)"
   echo
-  echo "| case | s | result |"
+  echo "| case | time, s | result |"
   echo "|---|---|---|"
   printf '%s\n' "${RESULTS[@]}"
 } >"$WORK/results.md"
