@@ -125,9 +125,9 @@ def test_offsets_must_not_go_back_in_time() -> None:
     ("assertion", "message"),
     [
         ({"intnet": "greeting"}, "assert.intnet: Extra inputs are not permitted"),
-        ({"intent": "hello"}, "unknown intent 'hello'"),
-        ({"phase": "closed"}, "unknown phase 'closed'"),
-        ({"outcome": "paid"}, "unknown outcome 'paid'"),
+        ({"intent": "hello"}, "assert.intent: Input should be 'greeting'"),
+        ({"phase": "closed"}, "assert.phase: Input should be 'discovery'"),
+        ({"outcome": "paid"}, "assert.outcome: Input should be 'payment_ready'"),
         ({"guard_violations": ["price"]}, "unknown guard violation price"),
         ({"profile": {"town": "Алматы"}}, "unknown profile field town"),
         ({"answer_matches": "(unclosed"}, "invalid regular expression"),
