@@ -9,8 +9,8 @@
 #   SQLITE3      the sqlite3 CLI (default: the one on PATH); empty = use python3's sqlite3
 #   PYTHON       interpreter for the fallback (default python3)
 #
-# The copy is made with SQLite's online backup API (the CLI's `.backup`, or
-# sqlite3.Connection.backup): a consistent snapshot that includes what is still
+# The copy is made online (the CLI's `VACUUM INTO`, or the backup API of
+# python3's sqlite3 in one step): a consistent snapshot that includes what is still
 # in the -wal file, taken under a read transaction that does not block the
 # service's writers. The copy is switched to journal_mode=DELETE (a single
 # self-contained file), must pass PRAGMA integrity_check, and only then gets its
@@ -55,8 +55,11 @@ trap 'rm -f "$partial" "$partial-journal"' EXIT
 if [ -n "$SQLITE3" ]; then
   # The CLI's dot-command argument is quoted with '...': a quote in the path would end it.
   [[ $partial != *"'"* ]] || die "the backup path must not contain a single quote: $partial"
-  "$SQLITE3" -bail -cmd ".timeout $busy_ms" "$db" ".backup '$partial'" ||
-    die "sqlite3 .backup of $db failed"
+  # VACUUM INTO, not .backup: the CLI's .backup copies a few pages per step and
+  # starts over whenever another process writes, so under a busy service it may
+  # never finish; VACUUM INTO reads one snapshot in a single read transaction.
+  "$SQLITE3" -bail -cmd ".timeout $busy_ms" "$db" "VACUUM INTO '$partial'" ||
+    die "sqlite3 VACUUM INTO of $db failed"
   "$SQLITE3" -bail "$partial" 'PRAGMA journal_mode=DELETE;' >/dev/null
   check="$("$SQLITE3" -bail "$partial" 'PRAGMA integrity_check;')"
 else

@@ -28,7 +28,7 @@ BACKUP = ROOT / "deploy" / "backup.sh"
 RESTORE = ROOT / "deploy" / "restore.sh"
 SQLITE3_CLI = shutil.which("sqlite3")
 
-# Both ways to take the copy: the CLI's .backup and python3's Connection.backup.
+# Both ways to take the copy: the CLI's VACUUM INTO and python3's Connection.backup.
 TOOLS = [
     pytest.param(
         "cli",
