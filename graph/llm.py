@@ -189,7 +189,9 @@ class LLM:
 
     async def ping(self) -> bool:
         """Whether Ollama answers and has the configured model (for /ready)."""
-        client = ollama.AsyncClient(host=self.cfg.base_url, timeout=min(self.cfg.timeout_s, 3.0))
+        client = ollama.AsyncClient(
+            host=self.cfg.base_url, timeout=min(self.cfg.timeout_s, 3.0), verify=_tls_context()
+        )
         try:
             listing = await client.list()
         except Exception:

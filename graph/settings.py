@@ -216,6 +216,7 @@ class Environment(BaseSettings):
     ollama_base_url: str | None = None
     ollama_model: str | None = None
     kb_path: str | None = None
+    kb_cache_dir: str | None = None
     db_path: str = "data/conversations.db"
     api_key: str = ""
     sqlite_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -292,6 +293,9 @@ def _apply_env_overrides(
         llm["model"] = env.ollama_model
     if env.kb_path:
         data.setdefault("kb", {})["path"] = env.kb_path
+    if env.kb_cache_dir is not None:
+        # "" is meaningful here: it turns the index cache off.
+        data.setdefault("kb", {})["cache_dir"] = env.kb_cache_dir
     flags = data.setdefault("feature_flags", {})
     known = set(FeatureFlags.model_fields)
     for name, raw in environ.items():

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.messages import AnyMessage
+from langchain_core.messages import AIMessage, AnyMessage
 from langgraph.graph.message import add_messages
 
 # How many past answers and KB topics a thread remembers: enough for repetition
@@ -174,6 +174,4 @@ class SalesState(TypedDict, total=False):
 def answer_update(text: str) -> dict[str, Any]:
     """The state update that delivers a final answer: it joins the dialogue and
     the answer memory in the same step, so the checkpoint holds both or neither."""
-    from langchain_core.messages import AIMessage
-
     return {"answer": text, "draft": text, "messages": [AIMessage(content=text)], "answers": [text]}

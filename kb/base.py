@@ -12,7 +12,6 @@ about delivery, and a hard filter would answer that with pricing facts or nothin
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Sequence
@@ -164,9 +163,9 @@ def _kb_root(settings: KBSettings) -> Path:
 
 
 def _cache_root(settings: KBSettings) -> Path | None:
-    # KB_CACHE_DIR lets tests and read-only deployments move the cache without
-    # editing settings.yaml.
-    return resolve_cache_dir(os.environ.get("KB_CACHE_DIR") or settings.cache_dir)
+    # KB_CACHE_DIR is applied to settings.cache_dir by graph.settings, with the
+    # other environment overrides.
+    return resolve_cache_dir(settings.cache_dir)
 
 
 def open_kb(

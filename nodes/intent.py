@@ -19,7 +19,7 @@ from graph.contacts import extract_contacts, split_media
 from graph.context import TurnContext, services_of
 from graph.phases import decide_phase
 from graph.prompts import ANALYSIS_CONTEXT, ANALYSIS_SYSTEM, MEDIA_NOTE
-from graph.state import SalesState
+from graph.state import SalesState, merge_profile
 from nodes.common import (
     history_before_pending,
     pending_customer_text,
@@ -71,7 +71,8 @@ async def analyze_message(state: SalesState, runtime: Runtime[TurnContext]) -> d
         analysis = default_analysis(customer.text, phase)
 
     profile_update = _profile_update(analysis, customer.text)
-    profile = {**state.get("profile", {}), **profile_update}
+    # The profile as the reducer will store it, for this turn's phase decision.
+    profile = merge_profile(state.get("profile"), profile_update)
 
     now_ts = state.get("message_ts")
     last_ts = state.get("last_message_ts")

@@ -44,7 +44,7 @@ SALESBOT = Path(sys.executable).with_name("salesbot")
 CHECKOUT = "/home/deploy/crm_sales_bot"  # the runbook's layout, as the units name it
 API_KEY = "deploy-test-key"
 # Variables the service reads that are not fields of graph.settings.Environment.
-EXTRA_VARIABLES = {"KB_CACHE_DIR", "SETTINGS_PATH"}
+EXTRA_VARIABLES: set[str] = set()
 
 
 def find_nginx() -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from graph.settings import DenseSettings, KBSettings
+from graph.settings import DenseSettings, KBSettings, load_settings
 from kb import KBError, KBHolder, open_kb
 from kb.base import BUNDLED_KB
 from kb.lexical import LexicalIndex
@@ -109,9 +109,12 @@ def test_unwritable_or_disabled_cache_still_opens(kb_copy: Path, tmp_path: Path)
 def test_kb_cache_dir_environment_overrides_settings(
     kb_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("KB_PATH", str(kb_copy))
     monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path / "from-env"))
-    open_kb(kb_settings(kb_copy, tmp_path / "from-settings"))
-    assert entries(tmp_path / "from-env") and not (tmp_path / "from-settings").exists()
+    settings = load_settings()
+    assert settings.kb.cache_dir == str(tmp_path / "from-env")
+    open_kb(settings.kb)
+    assert entries(tmp_path / "from-env")
 
 
 def test_settings_values_reach_the_kb(kb_copy: Path, tmp_path: Path) -> None:
