@@ -83,10 +83,11 @@ class Analysis(BaseModel):
     frustrated: bool = False
 
 
-def default_analysis(message: str, phase: str) -> Analysis:
-    """What a turn uses when the model's JSON is unusable: search the KB with the
-    message itself and stay in the current phase."""
+def default_analysis(message: str, phase: str, intent: Intent = "unclear") -> Analysis:
+    """An analysis made without the model: when its JSON is unusable (intent
+    "unclear", the KB searched with the message itself), or for a bare greeting,
+    thanks or goodbye (see graph.smalltalk). The phase stays where it is."""
     proposed = phase if phase in PROPOSED_PHASES else "discovery"
     return Analysis.model_validate(
-        {"intent": "unclear", "search_query": message, "next_phase": proposed}
+        {"intent": intent, "search_query": message, "next_phase": proposed}
     )

@@ -21,6 +21,9 @@ LLM_LATENCY = Histogram(
     "salesbot_llm_seconds", "LLM call latency", ["kind"], buckets=_LATENCY_BUCKETS
 )
 LLM_TOKENS = Counter("salesbot_llm_tokens_total", "LLM tokens", ["kind", "direction"])
+LLM_SKIPPED = Counter(
+    "salesbot_llm_skipped_total", "LLM calls a turn did without (deterministic shortcut)", ["kind"]
+)
 LLM_REPAIRS = Counter("salesbot_llm_repairs_total", "Structured outputs that needed a repair call")
 LLM_DEFAULTS = Counter(
     "salesbot_llm_default_analysis_total", "Turns answered with the safe default analysis"

@@ -193,6 +193,7 @@ class FeatureFlags(_Strict):
     handoff: bool = True
     dense_retrieval: bool = False
     phase_category_boost: bool = True
+    smalltalk_without_llm: bool = True
 
 
 class BusinessSettings(_Strict):

@@ -19,6 +19,7 @@ from graph.contacts import extract_contacts, split_media
 from graph.context import TurnContext, services_of
 from graph.phases import decide_phase
 from graph.prompts import ANALYSIS_CONTEXT, ANALYSIS_SYSTEM, MEDIA_NOTE
+from graph.smalltalk import social_intent
 from graph.state import SalesState, merge_profile
 from nodes.common import (
     history_before_pending,
@@ -51,24 +52,35 @@ async def analyze_message(state: SalesState, runtime: Runtime[TurnContext]) -> d
     customer = split_media(pending_customer_text(state.get("messages", [])))
     history = history_before_pending(state.get("messages", []), settings.flow.history_turns)
 
-    prompt = [
-        SystemMessage(content=ANALYSIS_SYSTEM),
-        HumanMessage(
-            content=ANALYSIS_CONTEXT.format(
-                phase=phase,
-                profile=render_profile(state.get("profile", {})) or "ничего",
-                history=render_history(history),
-                media=MEDIA_NOTE.get(customer.media_source or "", ""),
-                message=customer.text,
-            )
-        ),
-    ]
-    result = await services.llm.structured(prompt, Analysis)
-    if isinstance(result.value, Analysis):
-        analysis = result.value
+    social = social_intent(customer.text) if not customer.media_source else None
+    if social is not None and settings.flags.smalltalk_without_llm:
+        # Nothing to analyse in "Здравствуйте!" or "Спасибо": no facts and no
+        # question, so no model call and no KB search.
+        metrics.LLM_SKIPPED.labels(kind="analysis").inc()
+        analysis = default_analysis("", phase, social)
+        calls = 0
+        search_query = ""
     else:
-        metrics.LLM_DEFAULTS.inc()
-        analysis = default_analysis(customer.text, phase)
+        prompt = [
+            SystemMessage(content=ANALYSIS_SYSTEM),
+            HumanMessage(
+                content=ANALYSIS_CONTEXT.format(
+                    phase=phase,
+                    profile=render_profile(state.get("profile", {})) or "ничего",
+                    history=render_history(history),
+                    media=MEDIA_NOTE.get(customer.media_source or "", ""),
+                    message=customer.text,
+                )
+            ),
+        ]
+        result = await services.llm.structured(prompt, Analysis)
+        calls = result.calls
+        if isinstance(result.value, Analysis):
+            analysis = result.value
+        else:
+            metrics.LLM_DEFAULTS.inc()
+            analysis = default_analysis(customer.text, phase)
+        search_query = analysis.search_query.strip() or customer.text
 
     profile_update = _profile_update(analysis, customer.text)
     # The profile as the reducer will store it, for this turn's phase decision.
@@ -106,7 +118,7 @@ async def analyze_message(state: SalesState, runtime: Runtime[TurnContext]) -> d
         "intent": analysis.intent,
         "objection_type": objection_type if analysis.intent == "objection" else None,
         "profile": profile_update,
-        "search_query": analysis.search_query.strip() or customer.text,
+        "search_query": search_query,
         "media_source": customer.media_source,
         "phase": "handoff" if handoff else decision.phase,
         "outcome": "handoff" if handoff else decision.outcome,
@@ -121,5 +133,5 @@ async def analyze_message(state: SalesState, runtime: Runtime[TurnContext]) -> d
         "guard_feedback": [],
         "guard_attempts": 0,
         "guard_violations": [],
-        "llm_calls": result.calls,
+        "llm_calls": calls,
     }

@@ -23,7 +23,7 @@ KEY = "test-key-7f3a"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
-def body(text: str = "Здравствуйте", user: str = "77022951810", **extra: Any) -> dict[str, Any]:
+def body(text: str = "Здравствуйте, нужна касса", user: str = "77022951810", **extra: Any) -> dict[str, Any]:
     return {
         "session_id": "BOT_7000",
         "user_id": user,
@@ -130,7 +130,7 @@ async def test_two_customers_of_one_bot_are_isolated(stub, client) -> None:
     await client.post(
         "/api/v1/process", json=body("У меня аптека в Караганде", user="A1"), headers=AUTH
     )
-    other = await client.post("/api/v1/process", json=body("Привет", user="B2"), headers=AUTH)
+    other = await client.post("/api/v1/process", json=body("Привет, нужна касса", user="B2"), headers=AUTH)
     assert other.json()["meta"]["turn"] == 1
     assert "аптека" not in json.dumps(stub.chat_requests()[2:], ensure_ascii=False)
     assert (await client.get("/api/v1/users/B2/profile", headers=AUTH)).json()["profiles"][0].get(
@@ -163,7 +163,7 @@ async def test_profile_after_sharing_a_phone(stub, client) -> None:
 
 async def test_repeated_request_id_returns_the_stored_answer(stub, client) -> None:
     stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")
-    request = body("Привет", request_id="req-1")
+    request = body("Привет, нужна касса", request_id="req-1")
     first = await client.post("/api/v1/process", json=request, headers=AUTH)
     calls = len(stub.chat_requests())
     again = await client.post("/api/v1/process", json=request, headers=AUTH)
@@ -176,7 +176,7 @@ async def test_stored_answers_expire_after_the_ttl(stub, api_env) -> None:
     stub.fallback = lambda request: (
         analysis("unclear") if request.get("format") else f"Ответ номер {len(stub.requests)}."
     )
-    request = body("Привет", request_id="req-ttl")
+    request = body("Привет, нужна касса", request_id="req-ttl")
     async with serve(with_api(idempotency_ttl_s=1)) as http:
         await http.post("/api/v1/process", json=request, headers=AUTH)
         await http.post("/api/v1/process", json=request, headers=AUTH)
@@ -190,7 +190,7 @@ async def test_stored_answers_expire_after_the_ttl(stub, api_env) -> None:
 async def test_repeat_arriving_during_the_first_waits_for_it(stub, client) -> None:
     stub.delay_s = 0.3
     stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")
-    request = body("Привет", request_id="req-2")
+    request = body("Привет, нужна касса", request_id="req-2")
     first, second = await asyncio.gather(
         client.post("/api/v1/process", json=request, headers=AUTH),
         client.post("/api/v1/process", json=request, headers=AUTH),
@@ -230,7 +230,7 @@ async def test_different_customers_run_concurrently(stub, client) -> None:
     started = time.perf_counter()
     responses = await asyncio.gather(
         *(
-            client.post("/api/v1/process", json=body("Привет", user=u), headers=AUTH)
+            client.post("/api/v1/process", json=body("Привет, нужна касса", user=u), headers=AUTH)
             for u in ("C1", "C2", "C3")
         )
     )

@@ -138,7 +138,7 @@ def test_a_typo_in_a_dialogue_is_an_error_naming_the_key(
 ) -> None:
     path = write(
         tmp_path / "d.yaml",
-        {"test_case": "t", "steps": [{"user": "Привет", "replies": [], "assert": assertion}]},
+        {"test_case": "t", "steps": [{"user": "Привет, нужна касса", "replies": [], "assert": assertion}]},
     )
     with pytest.raises(DialogueFormatError) as caught:
         load_dialogue(path)
@@ -168,7 +168,7 @@ def test_a_cassette_whose_line_changed_marks_only_that_step_stale(tmp_path: Path
         {
             "test_case": "t",
             "steps": [
-                {"user": "Привет", "replies": [{"intent": "greeting"}, "Здравствуйте!"]},
+                {"user": "Привет, нужна касса", "replies": [{"intent": "greeting"}, "Здравствуйте!"]},
                 {"user": "Сколько стоит?", "replies": ["x"]},
             ],
         },
@@ -179,7 +179,7 @@ def test_a_cassette_whose_line_changed_marks_only_that_step_stale(tmp_path: Path
             "test_case": "t",
             "cassette": f"d{CASSETTE_SUFFIX}",
             "steps": [
-                {"user": "Привет", "assert": {"intent": "greeting"}},
+                {"user": "Привет, нужна касса", "assert": {"intent": "greeting"}},
                 {"user": "Сколько стоит Lite?", "assert": {"intent": "price_question"}},
                 {"user": "А Pro?", "assert": {"intent": "price_question"}},
             ],
@@ -322,7 +322,7 @@ def two_step_dialogue(tmp_path: Path, second_replies: list[Any], **second: Any) 
             "test_case": "prices",
             "steps": [
                 {
-                    "user": "Здравствуйте",
+                    "user": "Здравствуйте, нужна касса",
                     "replies": [json.loads(analysis("greeting")), "Здравствуйте! Чем занимаетесь?"],
                     "assert": {"intent": "greeting", "guard_violations": []},
                 },
@@ -486,7 +486,7 @@ def unrecorded(tmp_path: Path) -> Path:
             "test_case": "new_dialogue",
             "description": "Written by a person: only the customer's lines.",
             "steps": [
-                {"user": "Здравствуйте"},
+                {"user": "Здравствуйте, нужна касса"},
                 {"user": "У меня аптека, сколько стоит Lite?", "at": "2m"},
                 {"user": "Позовите менеджера", "at": "2d"},
             ],
@@ -560,7 +560,7 @@ def test_rerecording_keeps_reviewed_assertions_and_reports_what_broke(
         {
             "test_case": "reviewed",
             "steps": [
-                {"user": "Здравствуйте", "assert": {"intent": "greeting"}},
+                {"user": "Здравствуйте, нужна касса", "assert": {"intent": "greeting"}},
                 {"user": "Сколько стоит Lite?", "assert": {"guard_violations": []}},
             ],
         },
@@ -626,23 +626,23 @@ def test_the_collector_reports_passes_diffs_known_failures_and_broken_files(
         suite / "good.yaml",
         {
             "test_case": "good",
-            "steps": [{"user": "Привет", "replies": greeting, "assert": {"intent": "greeting"}}],
+            "steps": [{"user": "Привет, нужна касса", "replies": greeting, "assert": {"intent": "greeting"}}],
         },
     )
     write(
         suite / "bad.yaml",
         {
             "test_case": "bad",
-            "steps": [{"user": "Привет", "replies": greeting, "assert": {"phase": "closing"}}],
+            "steps": [{"user": "Привет, нужна касса", "replies": greeting, "assert": {"phase": "closing"}}],
         },
     )
-    write(suite / "broken.yaml", {"test_case": "broken", "steps": [{"user": "Привет"}]})
+    write(suite / "broken.yaml", {"test_case": "broken", "steps": [{"user": "Привет, нужна касса"}]})
     write(
         suite / "drafted.yaml",
         {
             "test_case": "drafted",
             "draft": True,
-            "steps": [{"user": "Привет", "replies": greeting, "assert": {"intent": "greeting"}}],
+            "steps": [{"user": "Привет, нужна касса", "replies": greeting, "assert": {"intent": "greeting"}}],
         },
     )
     (suite / "known_failures").mkdir()
@@ -651,7 +651,7 @@ def test_the_collector_reports_passes_diffs_known_failures_and_broken_files(
         {
             "test_case": "defect",
             "reason": "the bot cannot do this yet",
-            "steps": [{"user": "Привет", "replies": greeting, "assert": {"handoff": True}}],
+            "steps": [{"user": "Привет, нужна касса", "replies": greeting, "assert": {"handoff": True}}],
         },
     )
     write(
@@ -659,7 +659,7 @@ def test_the_collector_reports_passes_diffs_known_failures_and_broken_files(
         {
             "test_case": "stale_defect",
             "reason": "documented long ago",
-            "steps": [{"user": "Привет", "replies": greeting[:1], "assert": {"handoff": True}}],
+            "steps": [{"user": "Привет, нужна касса", "replies": greeting[:1], "assert": {"handoff": True}}],
         },
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}

@@ -41,7 +41,7 @@ async def test_two_turns_with_memory_and_grounded_price(stub, graph, services) -
         ),
         "Тариф Standard стоит 220 000 ₸ в год. Сколько у вас точек?",
     )
-    first = await turn(graph, services, "Здравствуйте")
+    first = await turn(graph, services, "Здравствуйте, нужна касса")
     second = await turn(graph, services, "У меня продуктовый магазин в Алматы. Сколько стоит?")
 
     assert first.answer.startswith("Здравствуйте")
@@ -75,7 +75,7 @@ async def test_two_turns_with_memory_and_grounded_price(stub, graph, services) -
     assert "Диалог уже идёт" in system
     roles = [m["role"] for m in answer_call["messages"]]
     assert roles == ["system", "user", "assistant", "user"]
-    assert answer_call["messages"][1]["content"] == "Здравствуйте"
+    assert answer_call["messages"][1]["content"] == "Здравствуйте, нужна касса"
     assert "Сколько стоит" in answer_call["messages"][-1]["content"]
 
 
@@ -106,7 +106,7 @@ async def test_two_customers_of_one_bot_never_share_state(stub, graph, services)
         "Здравствуйте! Чем занимается ваш бизнес?",
     )
     await turn(graph, services, "У меня кафе в Астане", user=ALICE)
-    bob = await turn(graph, services, "Привет", user=BOB)
+    bob = await turn(graph, services, "Привет, нужна касса", user=BOB)
 
     assert bob.turn == 1
     assert bob.profile == {}
@@ -228,7 +228,7 @@ async def test_slow_llm_times_out_as_unavailable(stub, settings, graph) -> None:
     stub.delay_s = 1.0
     stub.push(analysis("greeting"))
     with pytest.raises(LLMUnavailable):
-        await turn(graph, build_services(slow), "Здравствуйте")
+        await turn(graph, build_services(slow), "Здравствуйте, нужна касса")
 
 
 async def test_malformed_json_is_repaired_once(stub, graph, services) -> None:
@@ -295,7 +295,7 @@ async def test_a_customer_back_after_days_may_be_greeted_again(stub, graph, serv
     day_ms = 24 * 3600 * 1000
     t0 = 1_770_000_000_000
     stub.push(analysis("greeting"), "Здравствуйте! Чем занимается ваш бизнес?")
-    await run_turn(graph, services, BOT, ALICE, "Здравствуйте", t0)
+    await run_turn(graph, services, BOT, ALICE, "Здравствуйте, нужна касса", t0)
 
     stub.push(
         analysis("product_question", search_query="программа учёт товаров"),

@@ -1,0 +1,86 @@
+"""Bare greetings, thanks and goodbyes skip the analysis call; anything that says
+more still goes to the model."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import analysis
+from graph.builder import compile_graph
+from graph.context import build_services
+from graph.memory import open_checkpointer
+from graph.settings import load_settings
+from graph.smalltalk import social_intent
+from graph.turn import run_turn
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("Здравствуйте!", "greeting"),
+        ("добрый день", "greeting"),
+        ("Доброго времени суток", "greeting"),
+        ("Привет 😊", "greeting"),
+        ("Сәлеметсіз бе", "greeting"),
+        ("Спасибо большое!", "gratitude"),
+        ("Рахмет", "gratitude"),
+        ("спс", "gratitude"),
+        ("Спасибо, до свидания", "farewell"),
+        ("Всего доброго!", "farewell"),
+        ("Сау болыңыз", "farewell"),
+        ("Спасибо, и вам хорошего дня", "farewell"),
+    ],
+)
+def test_social_formulas_are_recognised(text: str, intent: str) -> None:
+    assert social_intent(text) == intent
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Здравствуйте, сколько стоит Mini?",
+        "Привет, у меня аптека",
+        "Спасибо, но нам не интересно",  # a refusal, not thanks
+        "Рахмет, жду",
+        "ок",  # its meaning depends on the bot's last question
+        "да",
+        "Хорошо, спасибо",
+        "👍",
+        "",
+        "Добрый день, 87012345678",  # contacts go through the analysis
+    ],
+)
+def test_anything_more_goes_to_the_model(text: str) -> None:
+    assert social_intent(text) is None
+
+
+async def test_a_bare_greeting_takes_one_call_and_no_kb_search(stub, env) -> None:
+    settings = load_settings()
+    services = build_services(settings)
+    stub.push("Здравствуйте! Это Wipon. Чем занимается ваш бизнес?")
+    async with open_checkpointer(settings.env.db_path) as saver:
+        result = await run_turn(compile_graph(saver), services, "BOT", "7701", "Здравствуйте!")
+
+    assert result.intent == "greeting"
+    assert result.llm_calls == 1
+    assert result.kb_topics == [] and not result.kb_used
+    assert result.profile == {}
+    assert result.phase == "discovery"
+    calls = stub.chat_requests()
+    assert len(calls) == 1 and "format" not in calls[0], "only the plain-text answer call"
+
+
+async def test_the_flag_off_sends_greetings_to_the_model(
+    stub, env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FF_smalltalk_without_llm", "false")
+    settings = load_settings()
+    assert settings.flags.smalltalk_without_llm is False
+    services = build_services(settings)
+    stub.push(analysis("greeting"), "Здравствуйте! Чем занимается ваш бизнес?")
+    async with open_checkpointer(settings.env.db_path) as saver:
+        result = await run_turn(compile_graph(saver), services, "BOT", "7701", "Здравствуйте!")
+
+    assert result.intent == "greeting"
+    assert result.llm_calls == 2
+    assert len(stub.chat_requests()) == 2
