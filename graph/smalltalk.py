@@ -17,7 +17,12 @@ from typing import Literal
 
 SocialIntent = Literal["greeting", "gratitude", "farewell"]
 
-_GREETING_WORDS = frozenset(
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_GREETING_WORDS = _words(
     """
     здравствуйте здравствуй здрасте здрасьте здраствуйте здрастуйте драсте
     привет приветик приветствую приветствуем
@@ -25,24 +30,24 @@ _GREETING_WORDS = frozenset(
     салем сәлем салам сәлеметсіз салеметсиз сәлеметсіздер бе ассалаумағалейкум
     ассалаумагалейкум ассаламу алейкум
     hello hi
-    """.split()
+    """
 )
-_GRATITUDE_WORDS = frozenset(
+_GRATITUDE_WORDS = _words(
     """
     спасибо спасиб пасиб пасибо спс благодарю благодарим благодарствую
-    рахмет рақмет рахмед көп
+    рахмет рақмет рахмед
     thanks thank you
-    """.split()
+    """
 )
-_FAREWELL_WORDS = frozenset(
+_FAREWELL_WORDS = _words(
     """
     свидания свиданья пока всего хорошего удачи досвидания дня
     сау болыңыз болыныз
     bye
-    """.split()
+    """
 )
 # Words that only decorate a formula: "спасибо большое", "вам тоже", "и вам".
-_FILLER_WORDS = frozenset("до большое огромное вам и тоже всем вас".split())
+_FILLER_WORDS = _words("до большое огромное вам и тоже всем вас көп")
 
 _VOCABULARY = _GREETING_WORDS | _GRATITUDE_WORDS | _FAREWELL_WORDS | _FILLER_WORDS
 _WORD = re.compile(r"[^\W\d_]+")

@@ -23,7 +23,9 @@ KEY = "test-key-7f3a"
 AUTH = {"Authorization": f"Bearer {KEY}"}
 
 
-def body(text: str = "Здравствуйте, нужна касса", user: str = "77022951810", **extra: Any) -> dict[str, Any]:
+def body(
+    text: str = "Здравствуйте, нужна касса", user: str = "77022951810", **extra: Any
+) -> dict[str, Any]:
     return {
         "session_id": "BOT_7000",
         "user_id": user,
@@ -130,7 +132,9 @@ async def test_two_customers_of_one_bot_are_isolated(stub, client) -> None:
     await client.post(
         "/api/v1/process", json=body("У меня аптека в Караганде", user="A1"), headers=AUTH
     )
-    other = await client.post("/api/v1/process", json=body("Привет, нужна касса", user="B2"), headers=AUTH)
+    other = await client.post(
+        "/api/v1/process", json=body("Привет, нужна касса", user="B2"), headers=AUTH
+    )
     assert other.json()["meta"]["turn"] == 1
     assert "аптека" not in json.dumps(stub.chat_requests()[2:], ensure_ascii=False)
     assert (await client.get("/api/v1/users/B2/profile", headers=AUTH)).json()["profiles"][0].get(

@@ -138,7 +138,10 @@ def test_a_typo_in_a_dialogue_is_an_error_naming_the_key(
 ) -> None:
     path = write(
         tmp_path / "d.yaml",
-        {"test_case": "t", "steps": [{"user": "Привет, нужна касса", "replies": [], "assert": assertion}]},
+        {
+            "test_case": "t",
+            "steps": [{"user": "Привет, нужна касса", "replies": [], "assert": assertion}],
+        },
     )
     with pytest.raises(DialogueFormatError) as caught:
         load_dialogue(path)
@@ -168,7 +171,10 @@ def test_a_cassette_whose_line_changed_marks_only_that_step_stale(tmp_path: Path
         {
             "test_case": "t",
             "steps": [
-                {"user": "Привет, нужна касса", "replies": [{"intent": "greeting"}, "Здравствуйте!"]},
+                {
+                    "user": "Привет, нужна касса",
+                    "replies": [{"intent": "greeting"}, "Здравствуйте!"],
+                },
                 {"user": "Сколько стоит?", "replies": ["x"]},
             ],
         },
@@ -626,23 +632,39 @@ def test_the_collector_reports_passes_diffs_known_failures_and_broken_files(
         suite / "good.yaml",
         {
             "test_case": "good",
-            "steps": [{"user": "Привет, нужна касса", "replies": greeting, "assert": {"intent": "greeting"}}],
+            "steps": [
+                {
+                    "user": "Привет, нужна касса",
+                    "replies": greeting,
+                    "assert": {"intent": "greeting"},
+                }
+            ],
         },
     )
     write(
         suite / "bad.yaml",
         {
             "test_case": "bad",
-            "steps": [{"user": "Привет, нужна касса", "replies": greeting, "assert": {"phase": "closing"}}],
+            "steps": [
+                {"user": "Привет, нужна касса", "replies": greeting, "assert": {"phase": "closing"}}
+            ],
         },
     )
-    write(suite / "broken.yaml", {"test_case": "broken", "steps": [{"user": "Привет, нужна касса"}]})
+    write(
+        suite / "broken.yaml", {"test_case": "broken", "steps": [{"user": "Привет, нужна касса"}]}
+    )
     write(
         suite / "drafted.yaml",
         {
             "test_case": "drafted",
             "draft": True,
-            "steps": [{"user": "Привет, нужна касса", "replies": greeting, "assert": {"intent": "greeting"}}],
+            "steps": [
+                {
+                    "user": "Привет, нужна касса",
+                    "replies": greeting,
+                    "assert": {"intent": "greeting"},
+                }
+            ],
         },
     )
     (suite / "known_failures").mkdir()
@@ -651,7 +673,9 @@ def test_the_collector_reports_passes_diffs_known_failures_and_broken_files(
         {
             "test_case": "defect",
             "reason": "the bot cannot do this yet",
-            "steps": [{"user": "Привет, нужна касса", "replies": greeting, "assert": {"handoff": True}}],
+            "steps": [
+                {"user": "Привет, нужна касса", "replies": greeting, "assert": {"handoff": True}}
+            ],
         },
     )
     write(
@@ -659,7 +683,13 @@ def test_the_collector_reports_passes_diffs_known_failures_and_broken_files(
         {
             "test_case": "stale_defect",
             "reason": "documented long ago",
-            "steps": [{"user": "Привет, нужна касса", "replies": greeting[:1], "assert": {"handoff": True}}],
+            "steps": [
+                {
+                    "user": "Привет, нужна касса",
+                    "replies": greeting[:1],
+                    "assert": {"handoff": True},
+                }
+            ],
         },
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(TESTS)])}
