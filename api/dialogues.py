@@ -39,8 +39,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from graph.analysis import Intent
-from graph.prompts import VIOLATION_HINTS
-from graph.settings import Phase
+from graph.settings import GUARD_CODES, Phase
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -60,7 +59,6 @@ Reply = str | dict[str, Any]
 
 Outcome = Literal["payment_ready", "video_call_scheduled", "soft_close", "handoff"]
 OUTCOMES: tuple[str, ...] = Outcome.__args__  # type: ignore[attr-defined]
-GUARD_CODES: tuple[str, ...] = tuple(VIOLATION_HINTS)
 STORED_STATUS_FIELDS = ("phase", "outcome", "handoff")
 """Columns of a stored profile row besides the profile fields."""
 _OFFSET_PART = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.IGNORECASE)

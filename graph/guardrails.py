@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from graph.settings import GuardSettings
@@ -32,6 +32,8 @@ _GREETING = re.compile(
     r"ассалам|доброго времени)",
     re.IGNORECASE,
 )
+# The greeting and the address after it, up to the first punctuation mark.
+_GREETING_CLAUSE = re.compile(_GREETING.pattern + r"[^,!.?…:;—]*[,!.…:;—]?", re.IGNORECASE)
 _SELF_INTRO = re.compile(
     r"\b(меня зовут|я\s*[—–-]?\s*(ваш\s+)?(менеджер|консультант|ассистент|бот)|"
     r"на связи\s+(менеджер|компания|wipon))",
@@ -199,6 +201,32 @@ class Guard:
             codes.append("repeated_answer")
         return codes
 
+    def edit(self, data: GuardInput, codes: Sequence[str]) -> str | None:
+        """The draft with the offending sentences cut, when that is as good as a
+        regeneration: only for `cfg.edit_in_place` violations (a repeated greeting,
+        a question about a known field), and only if what is left passes every
+        check, still says something (`cfg.min_edited_words`) and still asks its
+        question if the draft had one. None otherwise."""
+        if not codes or not set(codes) <= set(self.cfg.edit_in_place):
+            return None
+        edited = self.repair(data, codes)
+        if len(_WORD.findall(edited)) < self.cfg.min_edited_words:
+            return None
+        if "?" in data.answer and "?" not in edited:
+            return None  # the cut took the question that moves the sale on
+        if self.check(replace(data, answer=edited)):
+            return None
+        return edited
+
+    def _without_greeting(self, sentence: str) -> str:
+        """The sentence without its opening greeting ("Здравствуйте, рады, что
+        вы вернулись!" → "Рады, что вы вернулись!"), or "" when nothing worth
+        keeping follows it."""
+        rest = _GREETING_CLAUSE.sub("", sentence, count=1).strip()
+        if len(_WORD.findall(rest)) < 3:
+            return ""
+        return rest[0].upper() + rest[1:]
+
     def repair(self, data: GuardInput, codes: Sequence[str]) -> str:
         """Drop what breaks the rules; fall back to a safe fixed answer if nothing is left."""
         if "empty" in codes or "not_russian" in codes:
@@ -210,6 +238,10 @@ class Guard:
         dropped_price = False
         for sentence in sentences(data.answer):
             bad = self._sentence_codes(sentence, data, allowed)
+            if bad == ["greeting_repeated"] and not _SELF_INTRO.search(sentence):
+                # Only the greeting is wrong: keep what the sentence says after it.
+                sentence = self._without_greeting(sentence)
+                bad = self._sentence_codes(sentence, data, allowed) if sentence else bad
             if bad:
                 dropped_price = dropped_price or bool(
                     {"unknown_price", "unknown_percent"} & set(bad)

@@ -31,6 +31,9 @@ LLM_DEFAULTS = Counter(
 GUARD_VIOLATIONS = Counter(
     "salesbot_guard_violations_total", "Guard violations found in drafts", ["code"]
 )
+GUARD_EDITS = Counter(
+    "salesbot_guard_edits_total", "Drafts fixed by cutting a sentence instead of a regeneration"
+)
 GUARD_FALLBACKS = Counter(
     "salesbot_guard_fallbacks_total", "Answers repaired deterministically after a retry"
 )

@@ -99,7 +99,8 @@ RETRY_BLOCK = (
     "Прошлый вариант ответа нарушил правила: {violations}. Напиши ответ заново, исправив это."
 )
 
-VIOLATION_HINTS = {
+# One hint per graph.settings.GuardCode (tests/test_guardrails.py checks).
+VIOLATION_HINTS: dict[str, str] = {
     "empty": "ответ пустой",
     "unknown_price": "названа сумма, которой нет в фактах",
     "unknown_percent": "назван процент или скидка, которых нет в фактах",

@@ -21,6 +21,22 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS_PATH = PROJECT_ROOT / "settings.yaml"
 
+GuardCode = Literal[
+    "empty",
+    "unknown_price",
+    "unknown_percent",
+    "greeting_repeated",
+    "too_many_questions",
+    "reasked_known_field",
+    "not_russian",
+    "false_action_claim",
+    "too_long",
+    "ungrounded_answer",
+    "repeated_answer",
+]
+"""What the guards can find wrong with a draft (graph/guardrails.py)."""
+GUARD_CODES: tuple[str, ...] = GuardCode.__args__  # type: ignore[attr-defined]
+
 Phase = Literal[
     "discovery",
     "qualification",
@@ -160,6 +176,8 @@ class GuardSettings(_Strict):
     handoff_answer: str = Field(min_length=1)
     reask_patterns: dict[str, list[str]] = {}
     action_claims: list[ActionClaim] = []
+    edit_in_place: list[GuardCode] = []
+    min_edited_words: int = Field(default=5, ge=1)
 
     @field_validator("reask_patterns")
     @classmethod

@@ -2,7 +2,9 @@
 
 On a violation the draft goes back to `generate` once, with the violation named
 in the prompt; if the second draft still breaks a rule, the offending sentences
-are removed (or a safe fixed answer is used). Violations stay in the state so
+are removed (or a safe fixed answer is used). Violations that cutting a sentence
+fixes as well as a new draft would (settings guards.edit_in_place) are edited
+out of the first draft instead, saving the regeneration call. Violations stay in the state so
 replays and metrics can see what the model got wrong.
 """
 
@@ -50,6 +52,17 @@ async def check_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict
             "guard_feedback": [],
         }
     if attempts < MAX_DRAFTS and settings.flags.guard_regeneration:
+        # A repeated greeting or a re-asked field is cut out of the draft when
+        # what remains stands on its own: a regeneration would cost seconds.
+        edited = guard.edit(data, codes)
+        if edited is not None:
+            metrics.GUARD_EDITS.inc()
+            return {
+                **answer_update(edited),
+                "guard_attempts": attempts,
+                "guard_feedback": [],
+                "guard_violations": seen,
+            }
         return {"guard_attempts": attempts, "guard_feedback": codes, "guard_violations": seen}
 
     metrics.GUARD_FALLBACKS.inc()

@@ -474,8 +474,8 @@ def live_ollama(request: dict[str, Any]) -> str:
     if "Прошлый вариант ответа нарушил правила" in system:
         return "Тариф Lite — 150 000 ₸ в год."
     if "стоит" in last:
-        # A repeated greeting: the guard makes the service ask again.
-        return "Здравствуйте! Тариф Lite — 150 000 ₸ в год."
+        # An invented price: the guard makes the service ask again.
+        return "Тариф Lite — 99 000 ₸ в год."
     return "Здравствуйте! Подскажите, чем занимается ваш бизнес?"
 
 
@@ -523,12 +523,12 @@ def test_record_stores_raw_replies_and_drafts_assertions(
     ]
     assert second["at"] == "2m"
     assert second["replies"][1:] == [
-        "Здравствуйте! Тариф Lite — 150 000 ₸ в год.",
+        "Тариф Lite — 99 000 ₸ в год.",
         "Тариф Lite — 150 000 ₸ в год.",
     ]
     assert second["assert"]["intent"] == "price_question"
     assert second["assert"]["profile"] == {"business_type": "аптека"}
-    assert second["assert"]["guard_violations"] == ["greeting_repeated"]
+    assert second["assert"]["guard_violations"] == ["unknown_price"]
     assert second["assert"]["answer"] == "Тариф Lite — 150 000 ₸ в год."
     assert "pricing_tariff_lite" in second["assert"]["kb_topics"]
     assert third["replies"] == [{"intent": "human_request"}]
@@ -575,7 +575,7 @@ def test_rerecording_keeps_reviewed_assertions_and_reports_what_broke(
     out = capsys.readouterr().out
     assert code == 1
     assert "step 2: the new recording breaks reviewed assertions" in out
-    assert 'guard_violations: expected [], got ["greeting_repeated"]' in out
+    assert 'guard_violations: expected [], got ["unknown_price"]' in out
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert "draft" not in data
     assert [step["assert"] for step in data["steps"]] == [

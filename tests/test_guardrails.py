@@ -182,3 +182,49 @@ def test_an_answer_without_facts_must_say_it_will_check(guard: Guard) -> None:
 def test_more_reask_phrasings(guard: Guard, question: str, field: str) -> None:
     assert guard.check(data(question, profile={field: "x"})) == ["reasked_known_field"]
     assert guard.check(data(question, profile={})) == []
+
+
+def test_edit_cuts_a_repeated_greeting_and_keeps_what_follows_it(guard: Guard) -> None:
+    own_sentence = data("Здравствуйте! Тариф Standard стоит 220 000 ₸ в год, до трёх точек.")
+    assert guard.edit(own_sentence, guard.check(own_sentence)) == (
+        "Тариф Standard стоит 220 000 ₸ в год, до трёх точек."
+    )
+    same_sentence = data("Добрый день, рады, что вы снова с нами! Сколько у вас точек?")
+    assert guard.edit(same_sentence, guard.check(same_sentence)) == (
+        "Рады, что вы снова с нами! Сколько у вас точек?"
+    )
+
+
+def test_edit_cuts_a_reasked_field_only_when_the_question_survives(guard: Guard) -> None:
+    known = {"phone": "77012345678"}
+    statement = data(
+        "Тариф Standard — 220 000 ₸ в год. Оставьте номер телефона, менеджер перезвонит. "
+        "Сколько у вас точек?",
+        profile=known,
+    )
+    assert guard.check(statement) == ["reasked_known_field"]
+    assert guard.edit(statement, ["reasked_known_field"]) == (
+        "Тариф Standard — 220 000 ₸ в год. Сколько у вас точек?"
+    )
+    # The re-ask is the answer's only question: cutting it would leave the sale
+    # without its next step, so the draft is regenerated instead.
+    question = data("Тариф Standard — 220 000 ₸ в год. На какой номер позвонить?", profile=known)
+    assert guard.check(question) == ["reasked_known_field"]
+    assert guard.edit(question, ["reasked_known_field"]) is None
+
+
+def test_edit_refuses_what_a_cut_cannot_fix(guard: Guard) -> None:
+    invented = data("Тариф Standard стоит 199 000 ₸ в год.")
+    assert guard.check(invented) == ["unknown_price"]
+    assert guard.edit(invented, ["unknown_price"]) is None
+    # Too little would be left: "Спасибо!" is not an answer.
+    bare = data("Спасибо! Оставьте номер телефона, менеджер перезвонит.", profile={"phone": "7701"})
+    assert guard.edit(bare, guard.check(bare)) is None
+    assert guard.edit(data("Тариф Standard — 220 000 ₸ в год."), []) is None
+
+
+def test_every_guard_code_has_a_regeneration_hint() -> None:
+    from graph.prompts import VIOLATION_HINTS
+    from graph.settings import GUARD_CODES
+
+    assert set(VIOLATION_HINTS) == set(GUARD_CODES)
