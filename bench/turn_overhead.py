@@ -1,7 +1,7 @@
 """Turn overhead: p50/p95 of `POST /api/v1/process` with an instant Ollama stub,
 so what is measured is everything but the model — HTTP, auth, the per-customer
 lock, the graph, KB search over the full company KB, guards, the SQLite
-checkpoint (durability=sync) and the profile upsert.
+checkpoint (one per turn, durability="exit") and the profile upsert.
 
     .venv/bin/python bench/turn_overhead.py [--turns 300] [--customers 30]
 
