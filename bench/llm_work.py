@@ -55,6 +55,7 @@ async def measure() -> dict[str, object]:
     answer_chars: list[int] = []
     analysis_chars: list[int] = []
     turns = 0
+    bad_drafts = 0  # turns whose recorded draft breaks a guard on purpose
     with OllamaStub() as stub:
         for path in files:
             loaded = load_dialogue(path)
@@ -68,6 +69,7 @@ async def measure() -> dict[str, object]:
             # Calls are attributed to turns by counting the observations: each
             # turn's calls are the requests made between two responses.
             bounds = [o.llm_calls for o in result.observations]
+            bad_drafts += sum(1 for o in result.observations if o.guard_violations)
             cursor = 0
             for index, n in enumerate(bounds):
                 per_turn[index] = requests[cursor : cursor + n]
@@ -89,6 +91,7 @@ async def measure() -> dict[str, object]:
         "turns": turns,
         "calls_per_turn_mean": round(statistics.fmean(calls_per_turn), 3),
         "calls_per_turn_max": max(calls_per_turn),
+        "turns_with_a_deliberately_bad_draft": bad_drafts,
         "prompt_tokens_per_turn_mean": round(statistics.fmean(prompt_chars) / CHARS_PER_TOKEN),
         "prompt_tokens_per_turn_max": round(max(prompt_chars) / CHARS_PER_TOKEN),
         "answer_tokens_mean": round(statistics.fmean(answer_chars) / CHARS_PER_TOKEN)
