@@ -14,7 +14,7 @@ from langchain_core.messages import HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from graph import metrics
-from graph.analysis import Analysis, default_analysis
+from graph.analysis import QUESTION_INTENTS, Analysis, default_analysis
 from graph.contacts import extract_contacts, split_media
 from graph.context import TurnContext, services_of
 from graph.phases import decide_phase
@@ -29,6 +29,7 @@ from nodes.common import (
 )
 
 HANDOFF_INTENTS = frozenset({"human_request", "complaint"})
+_SEARCH_ANYWAY = QUESTION_INTENTS | {"objection", "business_info", "unclear"}
 # Contact fields are taken only from the deterministic extraction.
 _LLM_PROFILE_EXCLUDE = {"phone", "email"}
 
@@ -80,7 +81,13 @@ async def analyze_message(state: SalesState, runtime: Runtime[TurnContext]) -> d
         else:
             metrics.LLM_DEFAULTS.inc()
             analysis = default_analysis(customer.text, phase)
-        search_query = analysis.search_query.strip() or customer.text
+        # The model leaves the query empty when the message needs no facts. For a
+        # question or a doubt that is a slip, and the message itself is searched;
+        # for a refusal or a "thanks" it is right, and the customer's words would
+        # only pull loosely related facts (and their prices) into the prompt.
+        search_query = analysis.search_query.strip() or (
+            customer.text if analysis.intent in _SEARCH_ANYWAY else ""
+        )
 
     profile_update = _profile_update(analysis, customer.text)
     # The profile as the reducer will store it, for this turn's phase decision.

@@ -329,3 +329,18 @@ async def test_objection_question_about_a_known_field_is_not_scripted(
     prompt = system_prompt(stub.chat_requests()[-1])
     assert question not in prompt
     assert "чего о клиенте ещё не знаешь" in prompt
+
+
+async def test_an_empty_query_searches_the_message_only_for_questions(
+    stub, graph, services
+) -> None:
+    # A question whose analysis forgot the query: the message itself is searched.
+    stub.push(analysis("price_question", search_query=""), "Тариф Standard — 220 000 ₸ в год.")
+    question = await turn(graph, services, "Сколько стоят тарифы Wipon?")
+    assert question.kb_used and "pricing_tariffs" in question.kb_topics
+
+    # A refusal needs no facts: the customer's words are not searched, so no loosely
+    # related section (and its prices) reaches the prompt.
+    stub.push(analysis("refusal", search_query=""), "Понимаю, спасибо за ответ.")
+    refusal = await turn(graph, services, "Нет, тарифы Wipon нам не нужны", user=BOB)
+    assert refusal.kb_topics == [] and not refusal.kb_used
