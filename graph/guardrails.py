@@ -1,5 +1,6 @@
 """Deterministic checks of an answer draft, and the deterministic repair used when
-a regenerated draft still breaks a rule.
+a regenerated draft still breaks a rule (or, through `edit()`, on the first draft
+when cutting a sentence fixes it as well as a regeneration would).
 
 Guards are code, not prompts: a model asked not to invent prices still does
 sometimes; a regex comparing amounts with this turn's KB facts does not forget.

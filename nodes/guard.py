@@ -4,8 +4,8 @@ On a violation the draft goes back to `generate` once, with the violation named
 in the prompt; if the second draft still breaks a rule, the offending sentences
 are removed (or a safe fixed answer is used). Violations that cutting a sentence
 fixes as well as a new draft would (settings guards.edit_in_place) are edited
-out of the first draft instead, saving the regeneration call. Violations stay in the state so
-replays and metrics can see what the model got wrong.
+out of the first draft instead, saving the regeneration call. Violations stay in
+the state so replays and metrics can see what the model got wrong.
 """
 
 from __future__ import annotations

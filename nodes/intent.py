@@ -56,11 +56,10 @@ async def analyze_message(state: SalesState, runtime: Runtime[TurnContext]) -> d
     social = social_intent(customer.text) if not customer.media_source else None
     if social is not None and settings.flags.smalltalk_without_llm:
         # Nothing to analyse in "Здравствуйте!" or "Спасибо": no facts and no
-        # question, so no model call and no KB search.
+        # question, so no model call (and, below, no KB search).
         metrics.LLM_SKIPPED.labels(kind="analysis").inc()
         analysis = default_analysis("", phase, social)
         calls = 0
-        search_query = ""
     else:
         prompt = [
             SystemMessage(content=ANALYSIS_SYSTEM),
@@ -81,13 +80,13 @@ async def analyze_message(state: SalesState, runtime: Runtime[TurnContext]) -> d
         else:
             metrics.LLM_DEFAULTS.inc()
             analysis = default_analysis(customer.text, phase)
-        # The model leaves the query empty when the message needs no facts. For a
-        # question or a doubt that is a slip, and the message itself is searched;
-        # for a refusal or a "thanks" it is right, and the customer's words would
-        # only pull loosely related facts (and their prices) into the prompt.
-        search_query = analysis.search_query.strip() or (
-            customer.text if analysis.intent in _SEARCH_ANYWAY else ""
-        )
+    # The model leaves the query empty when the message needs no facts. For a
+    # question or a doubt that is a slip, and the message itself is searched; for a
+    # refusal or a "thanks" it is right, and the customer's words would only pull
+    # loosely related facts (and their prices) into the prompt.
+    search_query = analysis.search_query.strip() or (
+        customer.text if analysis.intent in _SEARCH_ANYWAY else ""
+    )
 
     profile_update = _profile_update(analysis, customer.text)
     # The profile as the reducer will store it, for this turn's phase decision.
