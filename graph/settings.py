@@ -86,7 +86,7 @@ class LLMSettings(_Strict):
     keep_alive: str | int
     analysis_max_tokens: int = Field(ge=32, le=8192)
     answer_max_tokens: int = Field(ge=32, le=8192)
-    http_clients: int = Field(default=8, ge=1, le=64)
+    http_clients: int = Field(default=64, ge=1, le=256)
 
 
 class DenseSettings(_Strict):
