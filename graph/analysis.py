@@ -85,8 +85,8 @@ class Analysis(BaseModel):
 
 def default_analysis(message: str, phase: str, intent: Intent = "unclear") -> Analysis:
     """An analysis made without the model: when its JSON is unusable (intent
-    "unclear", the KB searched with the message itself), or for a bare greeting,
-    thanks or goodbye (see graph.smalltalk). The phase stays where it is."""
+    "unclear", the KB searched with the message itself), or for a message a rule
+    reads (see graph.shortcuts). The phase stays where it is."""
     proposed = phase if phase in PROPOSED_PHASES else "discovery"
     return Analysis.model_validate(
         {"intent": intent, "search_query": message, "next_phase": proposed}

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from kb.text import morph, word_set
+
 # +7 / 7 / 8 followed by 10 digits, with the usual separators. The look-arounds
 # keep the pattern from biting into a longer digit run such as an IIN.
 _PHONE = re.compile(
@@ -96,3 +98,63 @@ def split_media(raw: str) -> CustomerText:
         return CustomerText(raw.strip(), None)
     kind = "image" if match.group(1).lower() == "image" else "audio"
     return CustomerText(raw[match.end() :].strip(), kind)
+
+
+# Words that may stand beside contact data without adding anything to it.
+_CONTACT_FILLER = word_set(
+    """
+    мой моя мое моё мои меня мне вот это имя зовут звать номер номера телефон тел
+    сотовый whatsapp ватсап вацап почта почты email mail e иин
+    """
+)
+# Cities of Kazakhstan that pymorphy3 also knows as first names ("Тараз") or does
+# not know at all: "Тараз, 87011234567" is a city and a phone, not a name.
+_CITIES = word_set(
+    """
+    алматы астана шымкент караганда актобе тараз павлодар семей оскемен атырау
+    костанай кызылорда уральск орал петропавловск актау темиртау туркестан кокшетау
+    талдыкорган экибастуз жезказган рудный жанаозен конаев балхаш
+    """
+)
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
+_MAX_NAME_WORDS = 3  # first name, surname, patronymic
+
+
+def _is_name(word: str, *, first: bool) -> bool:
+    """A personal name by the dictionary: a first name that is not also a place
+    for the first word; a surname or patronymic (places share many surnames:
+    "Садыкова") or another first name after it. Never one of the cities above."""
+    if word.lower() in _CITIES:
+        return False
+    tags = [p.tag for p in morph().parse(word)]
+    if first:
+        return any("Name" in t for t in tags) and not any("Geox" in t for t in tags)
+    return any(g in t for t in tags for g in ("Name", "Surn", "Patr"))
+
+
+@dataclass(frozen=True, slots=True)
+class BareContact:
+    """A message that only hands over contact data; the name if it gives one."""
+
+    name: str | None
+
+
+def bare_contact(text: str) -> BareContact | None:
+    """`text` as a BareContact when it is nothing but a phone, an IIN or an
+    e-mail, with at most the customer's name and a filler word ("Айгерим,
+    87015553344", "мой номер 8 701 234 56 78"); None when it says anything else
+    (a request, a question, a count, an invalid IIN), which the model must read."""
+    if not extract_contacts(text):
+        return None
+    rest = _EMAIL.sub(" ", text)
+    rest = _PHONE.sub(" ", rest)
+    rest = _PHONE_LOCAL.sub(" ", rest)
+    rest = _IIN.sub(lambda m: " " if iin_is_valid(m.group(0)) else m.group(0), rest)
+    if any(c.isdigit() for c in rest):
+        return None
+    words = [w for w in _NAME_WORD.findall(rest) if w.lower() not in _CONTACT_FILLER]
+    if len(words) > _MAX_NAME_WORDS:
+        return None
+    if not all(_is_name(w, first=i == 0) for i, w in enumerate(words)):
+        return None
+    return BareContact(" ".join(w.title() for w in words) or None)

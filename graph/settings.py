@@ -212,6 +212,7 @@ class FeatureFlags(_Strict):
     dense_retrieval: bool = False
     phase_category_boost: bool = True
     smalltalk_without_llm: bool = True
+    contacts_without_llm: bool = True
 
 
 class BusinessSettings(_Strict):

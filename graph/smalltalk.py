@@ -15,14 +15,12 @@ from __future__ import annotations
 import re
 from typing import Literal
 
+from kb.text import word_set
+
 SocialIntent = Literal["greeting", "gratitude", "farewell"]
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-_GREETING_WORDS = _words(
+_GREETING_WORDS = word_set(
     """
     здравствуйте здравствуй здрасте здрасьте здраствуйте здрастуйте драсте
     привет приветик приветствую приветствуем
@@ -32,14 +30,14 @@ _GREETING_WORDS = _words(
     hello hi
     """
 )
-_GRATITUDE_WORDS = _words(
+_GRATITUDE_WORDS = word_set(
     """
     спасибо спасиб пасиб пасибо спс благодарю благодарим благодарствую
     рахмет рақмет рахмед
     thanks thank you
     """
 )
-_FAREWELL_WORDS = _words(
+_FAREWELL_WORDS = word_set(
     """
     свидания свиданья пока всего хорошего удачи досвидания дня
     сау болыңыз болыныз
@@ -47,7 +45,7 @@ _FAREWELL_WORDS = _words(
     """
 )
 # Words that only decorate a formula: "спасибо большое", "вам тоже", "и вам".
-_FILLER_WORDS = _words("до большое огромное вам и тоже всем вас көп")
+_FILLER_WORDS = word_set("до большое огромное вам и тоже всем вас көп")
 
 _VOCABULARY = _GREETING_WORDS | _GRATITUDE_WORDS | _FAREWELL_WORDS | _FILLER_WORDS
 _WORD = re.compile(r"[^\W\d_]+")

@@ -108,6 +108,11 @@ def morph() -> pymorphy3.MorphAnalyzer:
     return _morph
 
 
+def word_set(block: str) -> frozenset[str]:
+    """A word list written as a block of whitespace-separated words."""
+    return frozenset(block.split())
+
+
 def normalize(text: str) -> str:
     return text.lower().replace("ё", "е")
 

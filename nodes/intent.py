@@ -1,5 +1,6 @@
-"""Intent node: one structured LLM call that reads the customer's message, plus
-deterministic contact extraction, then the phase and handoff decisions.
+"""Intent node: one structured LLM call that reads the customer's message (none
+for greetings, thanks and bare contacts: graph.shortcuts), plus deterministic
+contact extraction, then the phase and handoff decisions.
 
 The LLM proposes (intent, objection type, profile facts, a standalone KB query,
 the next phase); code disposes: phones, IINs and e-mails come from regexes with
@@ -19,7 +20,7 @@ from graph.contacts import extract_contacts, split_media
 from graph.context import TurnContext, services_of
 from graph.phases import decide_phase
 from graph.prompts import ANALYSIS_CONTEXT, ANALYSIS_SYSTEM, MEDIA_NOTE
-from graph.smalltalk import social_intent
+from graph.shortcuts import analysis_without_model
 from graph.state import SalesState, merge_profile
 from nodes.common import (
     history_before_pending,
@@ -53,12 +54,12 @@ async def analyze_message(state: SalesState, runtime: Runtime[TurnContext]) -> d
     customer = split_media(pending_customer_text(state.get("messages", [])))
     history = history_before_pending(state.get("messages", []), settings.flow.history_turns)
 
-    social = social_intent(customer.text) if not customer.media_source else None
-    if social is not None and settings.flags.smalltalk_without_llm:
-        # Nothing to analyse in "Здравствуйте!" or "Спасибо": no facts and no
-        # question, so no model call (and, below, no KB search).
+    shortcut = analysis_without_model(customer, phase, settings.flags)
+    if shortcut is not None:
+        # "Здравствуйте!", "Спасибо", "Айгерим, 87015553344": a rule reads them as
+        # well as the model, so no model call (and, below, no KB search).
         metrics.LLM_SKIPPED.labels(kind="analysis").inc()
-        analysis = default_analysis("", phase, social)
+        analysis = shortcut
         calls = 0
     else:
         prompt = [

@@ -1,10 +1,13 @@
-"""Deterministic extraction of phones, IINs, e-mails and media markers."""
+"""Deterministic extraction of phones, IINs, e-mails and media markers, and the
+recognition of messages that are nothing but contact data."""
 
 from __future__ import annotations
 
 import pytest
 
 from graph.contacts import (
+    BareContact,
+    bare_contact,
     extract_contacts,
     find_emails,
     find_iins,
@@ -103,3 +106,40 @@ def test_media_markers() -> None:
     assert (audio.text, audio.media_source) == ("сколько стоит касса", "audio")
     plain = split_media("  обычный текст ")
     assert (plain.text, plain.media_source) == ("обычный текст", None)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Айгерим, 87015553344", "Айгерим"),
+        ("Ержан, +7 701 999 88 77", "Ержан"),
+        ("Дана, 8 705 111 22 33", "Дана"),  # also a participle: a first name by the dictionary
+        ("айгерим 87015553344", "Айгерим"),
+        ("Айгерим Садыкова 87015553344", "Айгерим Садыкова"),
+        ("Асель, почта asel@mail.kz", "Асель"),
+        ("87011234567", None),
+        ("мой номер 8 701 234 56 78", None),
+        ("вот ИИН 900101310004", None),
+    ],
+)
+def test_bare_contacts(text: str, name: str | None) -> None:
+    assert bare_contact(text) == BareContact(name)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Айгерим",  # no contact data at all
+        "Тараз, 87011234567",  # a city the dictionary also knows as a first name
+        "Шымкент 87011234567",
+        "Алматы Айгерим 87011234567",
+        "Меня зовут Айгерим, мой номер +7 701 234 56 78, пусть менеджер позвонит",
+        "Для договора вот мой ИИН 900101310004",
+        "2 магазина, 87011234567",  # a count: a fact for the analysis
+        "123456789012",  # an invalid IIN is not contact data
+        "Завтра 87011234567",
+        "Спасибо, 87011234567",
+    ],
+)
+def test_messages_that_say_more_are_not_bare_contacts(text: str) -> None:
+    assert bare_contact(text) is None

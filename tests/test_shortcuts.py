@@ -1,5 +1,5 @@
-"""Bare greetings, thanks and goodbyes skip the analysis call; anything that says
-more still goes to the model."""
+"""Bare greetings, thanks and goodbyes, and messages that only hand over contact
+data, skip the analysis call; anything that says more still goes to the model."""
 
 from __future__ import annotations
 
@@ -70,17 +70,65 @@ async def test_a_bare_greeting_takes_one_call_and_no_kb_search(stub, env) -> Non
     assert len(calls) == 1 and "format" not in calls[0], "only the plain-text answer call"
 
 
-async def test_the_flag_off_sends_greetings_to_the_model(
-    stub, env, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("FF_smalltalk_without_llm", "false")
+async def test_a_bare_phone_takes_one_call_and_lands_in_the_profile(stub, env) -> None:
     settings = load_settings()
-    assert settings.flags.smalltalk_without_llm is False
     services = build_services(settings)
-    stub.push(analysis("greeting"), "Здравствуйте! Чем занимается ваш бизнес?")
+    stub.push("Спасибо! Менеджер свяжется с вами. Чем занимается ваш бизнес?")
     async with open_checkpointer(settings.env.db_path) as saver:
-        result = await run_turn(compile_graph(saver), services, "BOT", "7701", "Здравствуйте!")
+        result = await run_turn(
+            compile_graph(saver), services, "BOT", "7702", "Мой номер 8 701 234 56 78"
+        )
 
-    assert result.intent == "greeting"
+    assert result.intent == "share_contacts"
+    assert result.llm_calls == 1
+    assert result.profile == {"phone": "77012345678"}
+    assert result.kb_topics == [] and not result.kb_used
+    assert result.phase == "discovery"  # no outcome was asked for: the phase stays
+    calls = stub.chat_requests()
+    assert len(calls) == 1 and "format" not in calls[0], "only the plain-text answer call"
+
+
+async def test_a_contact_with_a_request_still_goes_to_the_model(stub, env) -> None:
+    settings = load_settings()
+    services = build_services(settings)
+    stub.push(
+        analysis("share_contacts", profile={"contact_name": "Айгерим"}),
+        "Спасибо, Айгерим! Менеджер позвонит вам.",
+    )
+    async with open_checkpointer(settings.env.db_path) as saver:
+        result = await run_turn(
+            compile_graph(saver), services, "BOT", "7703", "Айгерим, 87015553344, позвоните мне"
+        )
+
+    assert result.llm_calls == 2
+    assert result.intent == "share_contacts"
+    assert result.profile["phone"] == "77015553344"
+
+
+@pytest.mark.parametrize(
+    ("flag", "text", "intent", "profile"),
+    [
+        ("smalltalk_without_llm", "Здравствуйте!", "greeting", {}),
+        (
+            "contacts_without_llm",
+            "Айгерим, 87015553344",
+            "share_contacts",
+            {"contact_name": "Айгерим", "phone": "77015553344"},
+        ),
+    ],
+)
+async def test_a_flag_off_sends_its_messages_to_the_model(
+    stub, env, monkeypatch: pytest.MonkeyPatch, flag: str, text: str, intent: str, profile: dict
+) -> None:
+    monkeypatch.setenv(f"FF_{flag}", "false")
+    settings = load_settings()
+    assert getattr(settings.flags, flag) is False
+    services = build_services(settings)
+    stub.push(analysis(intent, profile={"contact_name": "Айгерим"} if profile else {}), "Спасибо!")
+    async with open_checkpointer(settings.env.db_path) as saver:
+        result = await run_turn(compile_graph(saver), services, "BOT", "7704", text)
+
+    assert result.intent == intent
     assert result.llm_calls == 2
     assert len(stub.chat_requests()) == 2
+    assert result.profile == profile
