@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from graph.cities import cities_in
 from kb.text import morph, word_set
 
 # +7 / 7 / 8 followed by 10 digits, with the usual separators. The look-arounds
@@ -107,15 +108,6 @@ _CONTACT_FILLER = word_set(
     сотовый whatsapp ватсап вацап почта почты email mail e иин
     """
 )
-# Cities of Kazakhstan that pymorphy3 also knows as first names ("Тараз") or does
-# not know at all: "Тараз, 87011234567" is a city and a phone, not a name.
-_CITIES = word_set(
-    """
-    алматы астана шымкент караганда актобе тараз павлодар семей оскемен атырау
-    костанай кызылорда уральск орал петропавловск актау темиртау туркестан кокшетау
-    талдыкорган экибастуз жезказган рудный жанаозен конаев балхаш
-    """
-)
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
 _MAX_NAME_WORDS = 3  # first name, surname, patronymic
 
@@ -123,8 +115,9 @@ _MAX_NAME_WORDS = 3  # first name, surname, patronymic
 def _is_name(word: str, *, first: bool) -> bool:
     """A personal name by the dictionary: a first name that is not also a place
     for the first word; a surname or patronymic (places share many surnames:
-    "Садыкова") or another first name after it. Never one of the cities above."""
-    if word.lower() in _CITIES:
+    "Садыкова") or another first name after it. Never a city of Kazakhstan:
+    pymorphy3 knows "Тараз" as a first name and "Шымкент" not at all."""
+    if cities_in(word):
         return False
     tags = [p.tag for p in morph().parse(word)]
     if first:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from graph.cities import cities_in
 from graph.settings import GuardSettings
 
 # A number (with thousands separators) followed by a currency, or "$" before it.
@@ -95,6 +96,18 @@ def _similarity(a: str, b: str) -> float:
     return len(wa & wb) / len(wa | wb)
 
 
+@dataclass(slots=True)
+class Figures:
+    """The numbers an answer may name: `anywhere`, or, for figures the KB gives
+    for some cities only, in `by_city`."""
+
+    anywhere: set[float]
+    by_city: dict[float, set[str]]
+
+    def allow(self, value: float, cities: set[str]) -> bool:
+        return value in self.anywhere or bool(self.by_city.get(value, set()) & cities)
+
+
 @dataclass
 class GuardInput:
     """What the checks need to know about the turn."""
@@ -128,9 +141,6 @@ class Guard:
 
     # --- single-sentence predicates, shared by check() and repair() ---
 
-    def _unknown_amounts(self, text: str, allowed: set[float]) -> set[int]:
-        return money_amounts(text) - allowed
-
     def _is_greeting(self, sentence: str) -> bool:
         return bool(_GREETING.search(sentence) or _SELF_INTRO.search(sentence))
 
@@ -157,18 +167,28 @@ class Guard:
     def _max_questions(self, phase: str) -> int:
         return 0 if phase in self.NO_QUESTION_PHASES else self.cfg.max_questions
 
-    def _allowed_amounts(self, data: GuardInput) -> set[float]:
-        """Numbers the facts contain (amounts and percentages), plus the allow-list."""
-        found: set[float] = set(numbers_in(data.kb_facts)) | set(self.cfg.price_allow_list)
+    def _allowed_figures(self, data: GuardInput) -> Figures:
+        """Numbers the facts contain (amounts and percentages), plus the allow-list.
+        A fact line that names a city ("В Шымкенте … скидка 30%") gives its
+        figures for that city only."""
+        figures = Figures(set(self.cfg.price_allow_list), {})
         for fact in data.kb_facts:
-            found |= percents(fact)
-        return found
+            for line in fact.splitlines():
+                values = set(numbers_in([line])) | percents(line)
+                scope = cities_in(line) if values else set()
+                if not scope:
+                    figures.anywhere |= values
+                for value in values if scope else ():
+                    figures.by_city.setdefault(value, set()).update(scope)
+        return figures
 
-    def _sentence_codes(self, sentence: str, data: GuardInput, allowed: set[float]) -> list[str]:
+    def _sentence_codes(self, sentence: str, data: GuardInput, allowed: Figures) -> list[str]:
         codes = []
-        if self._unknown_amounts(sentence, allowed):
+        # A city figure is fine for a customer from there, or said with its city.
+        cities = cities_in(sentence) | cities_in(str(data.profile.get("city") or ""))
+        if any(not allowed.allow(a, cities) for a in money_amounts(sentence)):
             codes.append("unknown_price")
-        if any(p not in allowed for p in percents(sentence)):
+        if any(not allowed.allow(p, cities) for p in percents(sentence)):
             codes.append("unknown_percent")
         if data.turn > 1 and not data.returning and self._is_greeting(sentence):
             codes.append("greeting_repeated")
@@ -184,7 +204,7 @@ class Guard:
         text = data.answer.strip()
         if not text:
             return ["empty"]
-        allowed = self._allowed_amounts(data)
+        allowed = self._allowed_figures(data)
         codes: list[str] = []
         for sentence in sentences(text):
             codes.extend(c for c in self._sentence_codes(sentence, data, allowed) if c not in codes)
@@ -234,7 +254,7 @@ class Guard:
             return self.cfg.fallback_answer
         if "ungrounded_answer" in codes:
             return self.cfg.unknown_fact_answer
-        allowed = self._allowed_amounts(data)
+        allowed = self._allowed_figures(data)
         kept: list[str] = []
         dropped_price = False
         for sentence in sentences(data.answer):

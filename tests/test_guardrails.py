@@ -228,3 +228,51 @@ def test_every_guard_code_has_a_regeneration_hint() -> None:
     from graph.settings import GUARD_CODES
 
     assert set(VIOLATION_HINTS) == set(GUARD_CODES)
+
+
+CITY_FACTS = [
+    "Текущие предложения:\n"
+    "• В Шымкенте к открытию филиала действовала скидка 30% на тарифы Lite и Standard.\n"
+    "• Моноблок продаётся по акции за 240 000 ₸.",
+    "Доставка:\n• По Алматы и Астане доставка бесплатна при заказе от 140 000 ₸.",
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "city", "codes"),
+    [
+        # A city's discount promised to a customer elsewhere is invented for them.
+        ("Сейчас есть скидка 30% на тариф Lite.", "Алматы", ["unknown_percent"]),
+        ("Сейчас есть скидка 30% на тариф Lite.", None, ["unknown_percent"]),
+        ("Для вас скидка 30% на тариф Lite.", "Шымкент", []),
+        ("Для вас скидка 30% на тариф Lite.", "г. Шымкент", []),
+        # Said with its city, the figure is what the KB says.
+        ("В Шымкенте действовала скидка 30% на Lite.", "Алматы", []),
+        ("Доставка бесплатна при заказе от 140 000 ₸.", "Караганда", ["unknown_price"]),
+        ("Доставка бесплатна при заказе от 140 000 ₸.", "Астана", []),
+        ("По Алматы доставка бесплатна от 140 000 ₸.", "Караганда", []),
+        # A figure of a line without a city is allowed anywhere.
+        ("Моноблок сейчас по акции за 240 000 ₸.", "Караганда", []),
+    ],
+)
+def test_a_city_figure_is_promised_only_for_its_city(
+    guard: Guard, answer: str, city: str | None, codes: list[str]
+) -> None:
+    profile = {"city": city} if city else {}
+    assert guard.check(data(answer, profile=profile, kb_facts=CITY_FACTS)) == codes
+
+
+def test_a_figure_the_kb_also_gives_without_a_city_is_allowed_anywhere(guard: Guard) -> None:
+    facts = [*CITY_FACTS, "Комплект Standard+ — 140 000 ₸."]
+    answer = "Комплект Standard+ стоит 140 000 ₸."
+    assert guard.check(data(answer, profile={"city": "Павлодар"}, kb_facts=facts)) == []
+
+
+def test_repair_drops_a_city_discount_promised_elsewhere(guard: Guard) -> None:
+    item = data(
+        "Тариф Standard — 220 000 ₸ в год. Сейчас на него скидка 30%.",
+        profile={"city": "Алматы"},
+        kb_facts=[*FACTS, *CITY_FACTS],
+    )
+    repaired = guard.repair(item, guard.check(item))
+    assert "30%" not in repaired and "220 000 ₸" in repaired

@@ -1,0 +1,62 @@
+"""Cities of Kazakhstan, found in text in any case form ("в Шымкенте", "по
+Астане", "Алматы").
+
+Two rules need them: a bare "Тараз, 87011234567" is a city and a phone, not a
+name (graph.contacts), and a price or discount that the KB gives for one city
+may be promised only for that city (graph.guardrails).
+"""
+
+from __future__ import annotations
+
+import re
+
+# Canonical name → the stems that find it (Russian and Kazakh spellings, old
+# names); a stem ending in "=" is a whole word ("орал", not "оралман").
+_STEMS: dict[str, tuple[str, ...]] = {
+    "Алматы": ("алмат", "алма-ат"),
+    "Астана": ("астан", "нур-султан"),
+    "Шымкент": ("шымкент", "чимкент"),
+    "Караганда": ("караганд", "қарағанд"),
+    "Актобе": ("актобе", "ақтөбе", "актюбинск"),
+    "Тараз": ("тараз",),
+    "Павлодар": ("павлодар",),
+    "Семей": ("семе", "семипалатинск"),
+    "Оскемен": ("оскемен", "өскемен", "усть-каменогорск"),
+    "Атырау": ("атырау",),
+    "Костанай": ("костана", "қостана"),
+    "Кызылорда": ("кызылорд", "қызылорд"),
+    "Уральск": ("уральск", "орал="),
+    "Петропавловск": ("петропавловск", "петропавл"),
+    "Актау": ("актау", "ақтау"),
+    "Темиртау": ("темиртау",),
+    "Туркестан": ("туркестан", "түркістан"),
+    "Кокшетау": ("кокшетау", "көкшетау"),
+    "Талдыкорган": ("талдыкорган", "талдықорған"),
+    "Экибастуз": ("экибастуз",),
+    "Жезказган": ("жезказган", "жезқазған"),
+    "Рудный": ("рудный=", "рудного=", "рудном="),
+    "Жанаозен": ("жанаозен", "жаңаөзен"),
+    "Конаев": ("конаев", "қонаев"),
+    "Балхаш": ("балхаш",),
+}
+_LETTER = "а-яёәғқңөұүһі"
+_CITY_OF = {stem.rstrip("="): city for city, stems in _STEMS.items() for stem in stems}
+_EXACT = [stem[:-1] for stems in _STEMS.values() for stem in stems if stem.endswith("=")]
+_INFLECTED = [stem for stems in _STEMS.values() for stem in stems if not stem.endswith("=")]
+# A stem plus a case ending of up to three letters, as a whole word: "Астане",
+# "Шымкентом", but not "семейный" or "астанинский". One alternation over all
+# stems, longest first: a regex per city would scan every line 25 times.
+_PATTERN = re.compile(
+    rf"(?<![\w-])(?:(?P<exact>{'|'.join(map(re.escape, sorted(_EXACT, key=len, reverse=True)))})"
+    rf"|(?P<stem>{'|'.join(map(re.escape, sorted(_INFLECTED, key=len, reverse=True)))})"
+    rf"[{_LETTER}]{{0,3}})(?![\w-])",
+    re.IGNORECASE,
+)
+
+
+def cities_in(text: str) -> set[str]:
+    """The canonical names of the cities `text` mentions."""
+    return {
+        _CITY_OF[(match.group("exact") or match.group("stem")).lower()]
+        for match in _PATTERN.finditer(text.replace("Ё", "Е").replace("ё", "е"))
+    }
