@@ -40,6 +40,8 @@ PROFILE_COLUMNS: dict[str, str] = {
     "pains": "TEXT",
     "interest": "TEXT",
 }
+# Columns holding a JSON list (the fields the profile accumulates).
+LIST_COLUMNS = ("pains", "interest")
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS user_profiles (
@@ -88,6 +90,16 @@ UPSERT_CONVERSATION = (
     "updated_ts) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, user_id) DO UPDATE SET "
     "turns=excluded.turns, updated_at=excluded.updated_at, updated_ts=excluded.updated_ts"
 )
+
+
+def _as_list(stored: str) -> list[Any]:
+    """A list column as stored: JSON, or one plain value written before the
+    field became a list (an `interest` of an earlier version)."""
+    try:
+        value = json.loads(stored)
+    except ValueError:
+        return [stored]
+    return value if isinstance(value, list) else [value]
 
 
 def _now_iso() -> str:
@@ -142,8 +154,9 @@ class Store:
         now, ts = _now_iso(), time.time()
         profile = dict(result.profile)
         columns = {name: profile.pop(name, None) for name in PROFILE_COLUMNS}
-        if isinstance(columns["pains"], list):
-            columns["pains"] = json.dumps(columns["pains"], ensure_ascii=False)
+        for name in LIST_COLUMNS:
+            if isinstance(columns[name], list):
+                columns[name] = json.dumps(columns[name], ensure_ascii=False)
         if columns["automation_before"] is not None:
             columns["automation_before"] = int(bool(columns["automation_before"]))
         values = [
@@ -178,8 +191,9 @@ class Store:
         for row in rows:
             row.pop("user_id")
             extra = json.loads(row.pop("extra") or "{}")
-            if row.get("pains"):
-                row["pains"] = json.loads(row["pains"])
+            for name in LIST_COLUMNS:
+                if row.get(name):
+                    row[name] = _as_list(row[name])
             if row.get("automation_before") is not None:
                 row["automation_before"] = bool(row["automation_before"])
             row["handoff"] = bool(row["handoff"])

@@ -40,16 +40,18 @@ def merge_profile(left: dict[str, Any] | None, right: dict[str, Any] | None) -> 
 
     A known value is never erased by an empty one (the analysis often returns
     null for fields the message does not mention); a restated value replaces
-    the old one (the customer corrected it). List fields accumulate, because a
-    customer names pains one at a time.
+    the old one (the customer corrected it). List fields (pains, interests)
+    accumulate, because a customer names them one at a time; a single value
+    stored before a field became a list is kept as its first item.
     """
     merged = dict(left or {})
     for key, value in (right or {}).items():
         if _is_empty(value):
             continue
         old = merged.get(key)
-        if isinstance(value, list) and isinstance(old, list):
-            merged[key] = old + [v for v in value if v not in old]
+        if isinstance(value, list) and not _is_empty(old):
+            known = old if isinstance(old, list) else [old]
+            merged[key] = known + [v for v in value if v not in known]
         else:
             merged[key] = value
     return merged

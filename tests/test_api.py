@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -160,6 +161,27 @@ async def test_profile_after_sharing_a_phone(stub, client) -> None:
     assert entry["contact_name"] == "Ержан"
     assert entry["city"] == "Алматы"
     assert entry["updated_at"]
+
+
+async def test_profile_keeps_every_interest_shown(stub, client) -> None:
+    stub.push(
+        analysis("business_info", profile={"interest": "маркировка лекарств"}),
+        "Понял, у вас аптека. Сколько у вас точек?",
+        analysis("business_info", profile={"interest": "тариф Standard"}),
+        "Хорошо, подберём вариант под Standard. В каком вы городе?",
+    )
+    for text in ("У нас аптека, нужна маркировка", "Смотрим на Standard"):
+        response = await client.post("/api/v1/process", json=body(text, user="U6"), headers=AUTH)
+        assert response.status_code == 200
+    response = await client.get("/api/v1/users/U6/profile", headers=AUTH)
+    [entry] = response.json()["profiles"]
+    assert entry["interest"] == ["маркировка лекарств", "тариф Standard"]
+
+    # A row written before interests became a list holds one plain string.
+    with sqlite3.connect(load_settings().env.db_path) as db:
+        db.execute("UPDATE user_profiles SET interest='касса' WHERE user_id='U6'")
+    response = await client.get("/api/v1/users/U6/profile", headers=AUTH)
+    assert response.json()["profiles"][0]["interest"] == ["касса"]
 
 
 # --- idempotency and serialization -------------------------------------------

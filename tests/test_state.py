@@ -30,6 +30,14 @@ def test_list_fields_accumulate_without_duplicates() -> None:
     assert merged["pains"] == ["недостачи", "очереди"]
 
 
+def test_interests_accumulate_and_a_single_older_value_is_kept() -> None:
+    merged = merge_profile({"interest": ["маркировка"]}, {"interest": ["тариф Standard"]})
+    assert merged["interest"] == ["маркировка", "тариф Standard"]
+    # A checkpoint from before interests became a list holds one string.
+    merged = merge_profile({"interest": "касса"}, {"interest": ["сканер"]})
+    assert merged["interest"] == ["касса", "сканер"]
+
+
 def test_merge_from_nothing() -> None:
     assert merge_profile(None, {"city": "Шымкент"}) == {"city": "Шымкент"}
     assert merge_profile({"city": "Шымкент"}, None) == {"city": "Шымкент"}
