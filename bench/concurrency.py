@@ -25,6 +25,7 @@ from harness import (
     HEADERS,
     REAL_KB,
     cleanup,
+    histogram_means,
     ollama_stub,
     print_result,
     process_body,
@@ -100,21 +101,9 @@ async def run(url: str, customers: int, turns: int, spread_s: float) -> dict[str
         "turn_ms": summary(turn_ms),
         "health_ms_during_load": summary(health_ms),
         "throughput_turns_per_s": round(customers * turns / elapsed, 2),
-        "mean_s_per_node": _means(metrics_text, "salesbot_node_seconds", "node"),
-        "mean_s_per_llm_call": _means(metrics_text, "salesbot_llm_seconds", "kind"),
+        "mean_s_per_node": histogram_means(metrics_text, "salesbot_node_seconds", "node"),
+        "mean_s_per_llm_call": histogram_means(metrics_text, "salesbot_llm_seconds", "kind"),
     }
-
-
-def _means(text: str, metric: str, label: str) -> dict[str, float]:
-    """Mean of a labelled Prometheus histogram, from its _sum and _count lines."""
-    sums: dict[str, float] = {}
-    counts: dict[str, float] = {}
-    for line in text.splitlines():
-        for suffix, store in (("_sum", sums), ("_count", counts)):
-            if line.startswith(metric + suffix + "{"):
-                name = line.split(f'{label}="', 1)[1].split('"', 1)[0]
-                store[name] = float(line.rsplit(" ", 1)[1])
-    return {k: round(sums[k] / counts[k], 4) for k in sums if counts.get(k)}
 
 
 def main() -> None:

@@ -181,6 +181,8 @@ def ollama_stub(delay_s: float = 0.0) -> Iterator[str]:
             str(port),
             "--delay",
             str(delay_s),
+            # Analyses that search the KB for the message, as real ones mostly do.
+            "--search",
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -197,6 +199,27 @@ def ollama_stub(delay_s: float = 0.0) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def histogram_means(text: str, metric: str, label: str) -> dict[str, float]:
+    """Mean of a labelled Prometheus histogram, from its _sum and _count lines."""
+    sums: dict[str, float] = {}
+    counts: dict[str, float] = {}
+    for line in text.splitlines():
+        for suffix, store in (("_sum", sums), ("_count", counts)):
+            if line.startswith(metric + suffix + "{"):
+                name = line.split(f'{label}="', 1)[1].split('"', 1)[0]
+                store[name] = float(line.rsplit(" ", 1)[1])
+    return {k: round(sums[k] / counts[k], 4) for k in sums if counts.get(k)}
+
+
+def counter_total(text: str, metric: str) -> float:
+    """Sum of a Prometheus counter over all its labels."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(metric + "{") or line.startswith(metric + " ")
+    )
 
 
 def tmpdir(prefix: str) -> Path:

@@ -1,7 +1,8 @@
 """Turn overhead: p50/p95 of `POST /api/v1/process` with an instant Ollama stub,
 so what is measured is everything but the model — HTTP, auth, the per-customer
-lock, the graph, KB search over the full company KB, guards, the SQLite
-checkpoint (one per turn, durability="exit") and the profile upsert.
+lock, the graph, KB search over the full company KB (the stub's analysis asks it
+about the customer's message), guards, the SQLite checkpoint (one per turn,
+durability="exit") and the profile upsert.
 
     .venv/bin/python bench/turn_overhead.py [--turns 300] [--customers 30]
 
@@ -18,6 +19,7 @@ from harness import (
     HEADERS,
     REAL_KB,
     cleanup,
+    counter_total,
     ollama_stub,
     print_result,
     process_body,
@@ -61,6 +63,8 @@ def main() -> None:
             # Warm-up: first requests pay imports and SQLite page cache.
             for i in range(5):
                 http.post("/api/v1/process", json=process_body("BOT", f"warm{i}", MESSAGES[i]))
+            before = http.get("/metrics").text
+            kb_used = 0
             for i in range(args.turns):
                 customer = f"7700000{i % args.customers:04d}"
                 text = MESSAGES[(i // args.customers) % len(MESSAGES)]
@@ -68,7 +72,10 @@ def main() -> None:
                 response = http.post("/api/v1/process", json=process_body("BOT", customer, text))
                 client_ms.append((time.perf_counter() - started) * 1000)
                 response.raise_for_status()
-                server_ms.append(response.json()["meta"]["processing_ms"])
+                meta = response.json()["meta"]
+                server_ms.append(meta["processing_ms"])
+                kb_used += bool(meta["kb_used"])
+            after = http.get("/metrics").text
     finally:
         cleanup(tmp)
     print_result(
@@ -77,6 +84,17 @@ def main() -> None:
             "kb": "wipon_kb (1818 sections)" if kb else "bundled",
             "turns": args.turns,
             "customers": args.customers,
+            # The workload: how many model calls a turn made and how many turns
+            # answered from KB facts (the stub's analyses search for the message).
+            "llm_calls_per_turn": round(
+                (
+                    counter_total(after, "salesbot_llm_calls_total")
+                    - counter_total(before, "salesbot_llm_calls_total")
+                )
+                / args.turns,
+                2,
+            ),
+            "turns_with_kb_facts": kb_used,
             "client_ms": summary(client_ms),
             "server_processing_ms": summary(server_ms),
         },

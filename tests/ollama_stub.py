@@ -7,10 +7,11 @@ the request); every request is recorded so tests can assert on prompts and on
 the JSON schema sent as `format`.
 
 Run standalone (benchmarks, `make run` demos, the n8n e2e) with:
-    python tests/ollama_stub.py --port 11434 [--delay 2.0] [--answer-file PATH]
+    python tests/ollama_stub.py --port 11434 [--delay 2.0] [--answer-file PATH] [--search]
 which answers every call with schema-shaped JSON or a fixed Russian sentence;
 with --answer-file, free-text calls get the file's text instead while the file
-exists and is not empty (it is read on every call, so a caller can change it).
+exists and is not empty (it is read on every call, so a caller can change it);
+with --search, the analysis asks the KB about the customer's message.
 """
 
 from __future__ import annotations
@@ -70,6 +71,27 @@ def canned_reply(request: dict[str, Any]) -> str:
 
 
 _answers = itertools.count(1)
+
+
+def searching_reply(request: dict[str, Any]) -> str:
+    """Like canned_reply, but a structured reply that has a `search_query` asks the
+    KB about the customer's message (the last line of the last prompt message, where
+    the analysis prompt puts it), with the intent "unclear": the stub cannot tell a
+    question from a statement, and a question the KB cannot answer would send every
+    draft back to the model. Benchmarks use it so that their turns search the KB and
+    put facts into the answer prompt, as real turns do."""
+    schema = request.get("format")
+    if not isinstance(schema, dict):
+        return canned_reply(request)
+    value = fill_schema(schema)
+    properties = schema.get("properties", {})
+    if isinstance(value, dict) and "search_query" in properties:
+        messages = request.get("messages") or [{}]
+        lines = str(messages[-1].get("content", "")).strip().splitlines()
+        value["search_query"] = lines[-1] if lines else ""
+        if "unclear" in properties.get("intent", {}).get("enum", []):
+            value["intent"] = "unclear"
+    return json.dumps(value, ensure_ascii=False)
 
 
 def file_reply(path: str) -> Callable[[dict[str, Any]], str]:
@@ -313,7 +335,7 @@ def asgi_app(stub: OllamaStub) -> Any:
 
     from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
     async def chat(request: Request) -> Any:
@@ -332,7 +354,10 @@ def asgi_app(stub: OllamaStub) -> Any:
         if stub.delay_s:
             await asyncio.sleep(stub.delay_s)
         lines = [json.dumps(x, ensure_ascii=False) + "\n" for x in stub.lines(body, content)]
-        return StreamingResponse(iter(lines), media_type="application/x-ndjson")
+        # All lines in one body, as an instant model would produce them; a
+        # StreamingResponse over a list iterates it in Starlette's thread pool, a
+        # thread hop per line that benchmarks would count as the service's time.
+        return Response("".join(lines), media_type="application/x-ndjson")
 
     async def tags(request: Request) -> JSONResponse:
         return JSONResponse({"models": [_model_entry(m) for m in stub.models]})
@@ -365,11 +390,20 @@ def main() -> None:
     parser.add_argument(
         "--answer-file", help="answer free-text calls with this file's text (read per call)"
     )
+    parser.add_argument(
+        "--search",
+        action="store_true",
+        help="structured replies search the KB for the customer's message (benchmarks)",
+    )
     args = parser.parse_args()
     import uvicorn
 
+    if args.answer_file:
+        fallback = file_reply(args.answer_file)
+    else:
+        fallback = searching_reply if args.search else canned_reply
     stub = OllamaStub(
-        fallback=file_reply(args.answer_file) if args.answer_file else canned_reply,
+        fallback=fallback,
         delay_s=args.delay,
         models=args.model or [DEFAULT_MODEL],
     )
