@@ -44,6 +44,15 @@ def _tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+# Ask Ollama for the whole reply in one response instead of a stream of tokens.
+# Nobody reads a turn's tokens as they come (n8n gets one JSON answer), and
+# langchain-ollama turns every streamed token into a message chunk, merges it and
+# fires a callback: tens of microseconds a token on the event loop, milliseconds a
+# call. It also makes `llm.timeout_s` what settings.yaml says it is, the wait for
+# one call; a stream would only bound the gap between two tokens.
+_WHOLE_REPLY = {"stream": False}
+
+
 def build_chat_model(cfg: LLMSettings, *, temperature: float, max_tokens: int) -> ChatOllama:
     return ChatOllama(
         model=cfg.model,
@@ -119,7 +128,9 @@ class LLM:
             for _ in range(cfg.http_clients)
         ]
         self._answer_models = [
-            build_chat_model(cfg, temperature=cfg.temperature, max_tokens=cfg.answer_max_tokens)
+            build_chat_model(
+                cfg, temperature=cfg.temperature, max_tokens=cfg.answer_max_tokens
+            ).bind(**_WHOLE_REPLY)
             for _ in range(cfg.http_clients)
         ]
         self._next = itertools.count()
@@ -160,7 +171,7 @@ class LLM:
         runnable = self._structured.get(key)
         if runnable is None:
             model = self._analysis_models[key[1]]
-            runnable = model.bind(format=schema.model_json_schema())
+            runnable = model.bind(format=schema.model_json_schema(), **_WHOLE_REPLY)
             self._structured[key] = runnable
         return runnable
 

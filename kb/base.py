@@ -78,6 +78,13 @@ class KnowledgeBase:
         return f"KnowledgeBase({len(self)} sections, {mode}, {self.content_hash[:12]})"
 
     @property
+    def embeds_queries(self) -> bool:
+        """Whether `search` runs an embedding model on the query (tens of
+        milliseconds: a caller on an event loop runs it in a thread). Lexical
+        search alone is numpy over the index, under a millisecond."""
+        return self.dense is not None
+
+    @property
     def categories(self) -> list[str]:
         return sorted(set(self._categories.tolist()))
 

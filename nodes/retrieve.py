@@ -9,16 +9,23 @@ answer then says it will check instead of improvising.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import asdict
 from typing import Any
 
 from langgraph.runtime import Runtime
 
 from graph.context import TurnContext, services_of
 from graph.state import SalesState
-from kb import Hit
+from kb import Hit, KnowledgeBase
 
 OBJECTION_EXTRA_HITS = 2
+
+
+async def _search(kb: KnowledgeBase, query: str, k: int, categories: list[str] | None) -> list[Hit]:
+    if kb.embeds_queries:
+        # Off the event loop: a dense query embedding takes tens of milliseconds.
+        return await asyncio.to_thread(kb.search, query, k, categories)
+    # Lexical search takes under a millisecond; a thread hop would cost about as much.
+    return kb.search(query, k, categories)
 
 
 async def retrieve_facts(state: SalesState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
@@ -32,20 +39,21 @@ async def retrieve_facts(state: SalesState, runtime: Runtime[TurnContext]) -> di
         else None
     )
     query = state.get("search_query", "")
-    top_k = settings.kb.top_k
-    # Off the event loop: a dense query embedding can take tens of milliseconds.
-    hits: list[Hit] = await asyncio.to_thread(kb.search, query, top_k, categories or None)
+    hits = await _search(kb, query, settings.kb.top_k, categories or None)
 
     objection = state.get("objection_type")
     if objection and settings.flags.objection_handling:
         strategy = settings.objections.strategies[objection]  # type: ignore[index]
-        extra = await asyncio.to_thread(kb.search, strategy.kb_query, OBJECTION_EXTRA_HITS, None)
+        extra = await _search(kb, strategy.kb_query, OBJECTION_EXTRA_HITS, None)
         seen = {h.topic for h in hits}
         hits = hits + [h for h in extra if h.topic not in seen]
 
     topics = [h.topic for h in hits]
     return {
-        "kb_facts": [{k: v for k, v in asdict(h).items() if k != "extra"} for h in hits],
+        "kb_facts": [
+            {"topic": h.topic, "category": h.category, "facts": h.facts, "score": h.score}
+            for h in hits
+        ],
         "kb_topics": topics,
         "recent_topics": topics,
         "kb_relevant": bool(hits),

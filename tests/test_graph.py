@@ -59,12 +59,14 @@ async def test_two_turns_with_memory_and_grounded_price(stub, graph, services) -
     # The analysis is structured through Ollama's JSON-schema `format`...
     schema = calls[2]["format"]
     assert "intent" in schema["properties"] and "search_query" in schema["properties"]
-    # ...and every call pins the context window, keep-alive, temperature and no thinking.
+    # ...and every call pins the context window, keep-alive, temperature and no
+    # thinking, and asks for the whole reply at once rather than a token stream.
     for call in calls:
         assert call["options"]["num_ctx"] == services.settings.llm.num_ctx
         assert call["keep_alive"] == services.settings.llm.keep_alive
         assert "temperature" in call["options"]
         assert call.get("think") is False
+        assert call["stream"] is False
 
     # The answer prompt: rules → facts → profile → phase, then history, then the message.
     answer_call = calls[3]
