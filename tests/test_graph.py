@@ -7,11 +7,12 @@ import json
 from typing import Any
 
 import pytest
+from langchain_core.messages import HumanMessage
 
 from conftest import analysis
 from graph.builder import compile_graph
 from graph.context import build_services
-from graph.llm import LLMUnavailable
+from graph.llm import LLMUnavailable, build_chat_model
 from graph.memory import open_checkpointer
 from graph.threads import thread_config, thread_id_for
 from graph.turn import TurnResult, run_turn
@@ -346,3 +347,17 @@ async def test_an_empty_query_searches_the_message_only_for_questions(
     stub.push(analysis("refusal", search_query=""), "Понимаю, спасибо за ответ.")
     refusal = await turn(graph, services, "Нет, тарифы Wipon нам не нужны", user=BOB)
     assert refusal.kb_topics == [] and not refusal.kb_used
+
+
+async def test_the_stub_also_streams_tokens_like_ollama(stub, settings) -> None:
+    # The service asks for whole replies; a streaming client (Ollama's default,
+    # `ollama run`, a future config) must get the same text from the stub.
+    model = build_chat_model(
+        settings.llm.model_copy(update={"base_url": stub.url}), temperature=0, max_tokens=64
+    )
+    reply = "Тариф Standard — 220 000 ₸ в год, до трёх торговых точек и складов."
+    stub.push(reply)
+    message = await model.ainvoke([HumanMessage(content="Сколько стоит Standard?")])
+    assert message.content == reply
+    assert stub.chat_requests()[-1].get("stream", True) is True
+    assert len(stub.lines({"stream": True}, reply)) > 2, "the reply arrives in several lines"
