@@ -83,7 +83,8 @@ async def test_a_bare_phone_takes_one_call_and_lands_in_the_profile(stub, env) -
     assert result.llm_calls == 1
     assert result.profile == {"phone": "77012345678"}
     assert result.kb_topics == [] and not result.kb_used
-    assert result.phase == "discovery"  # no outcome was asked for: the phase stays
+    # No outcome was asked for: closing, which collects what the manager still needs.
+    assert result.phase == "closing" and result.outcome is None
     calls = stub.chat_requests()
     assert len(calls) == 1 and "format" not in calls[0], "only the plain-text answer call"
 
