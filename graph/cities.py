@@ -13,21 +13,23 @@ import re
 # Canonical name → the stems that find it (Russian and Kazakh spellings, old
 # names); a stem ending in "=" is a whole word ("орал", not "оралман").
 _STEMS: dict[str, tuple[str, ...]] = {
-    "Алматы": ("алмат", "алма-ат"),
-    "Астана": ("астан", "нур-султан"),
-    "Шымкент": ("шымкент", "чимкент"),
-    "Караганда": ("караганд", "қарағанд"),
-    "Актобе": ("актобе", "ақтөбе", "актюбинск"),
-    "Тараз": ("тараз",),
-    "Павлодар": ("павлодар",),
-    "Семей": ("семе", "семипалатинск"),
+    "Алматы": ("алмат", "алма-ат", "almaty="),
+    "Астана": ("астан", "нур-султан", "astana="),
+    "Шымкент": ("шымкент", "чимкент", "shymkent="),
+    "Караганда": ("караганд", "қарағанд", "karaganda="),
+    "Актобе": ("актобе", "ақтөбе", "актюбинск", "aktobe="),
+    "Тараз": ("тараз", "taraz="),
+    "Павлодар": ("павлодар", "pavlodar="),
+    # Whole forms only: a stem "семе" would find "семена" and "семестр".
+    "Семей": ("семей=", "семея=", "семее=", "семею=", "семеем=", "семипалатинск"),
     "Оскемен": ("оскемен", "өскемен", "усть-каменогорск"),
-    "Атырау": ("атырау",),
+    "Атырау": ("атырау", "atyrau="),
     "Костанай": ("костана", "қостана"),
     "Кызылорда": ("кызылорд", "қызылорд"),
-    "Уральск": ("уральск", "орал="),
+    # Not "уральский", not "оралман".
+    "Уральск": ("уральск=", "уральска=", "уральске=", "уральску=", "уральском=", "орал=", "орале="),
     "Петропавловск": ("петропавловск", "петропавл"),
-    "Актау": ("актау", "ақтау"),
+    "Актау": ("актау", "ақтау", "aktau="),
     "Темиртау": ("темиртау",),
     "Туркестан": ("туркестан", "түркістан"),
     "Кокшетау": ("кокшетау", "көкшетау"),
@@ -36,20 +38,21 @@ _STEMS: dict[str, tuple[str, ...]] = {
     "Жезказган": ("жезказган", "жезқазған"),
     "Рудный": ("рудный=", "рудного=", "рудном="),
     "Жанаозен": ("жанаозен", "жаңаөзен"),
-    "Конаев": ("конаев", "қонаев"),
+    "Конаев": ("конаев", "қонаев", "капшагай"),
     "Балхаш": ("балхаш",),
 }
 _LETTER = "а-яёәғқңөұүһі"
 _CITY_OF = {stem.rstrip("="): city for city, stems in _STEMS.items() for stem in stems}
 _EXACT = [stem[:-1] for stems in _STEMS.values() for stem in stems if stem.endswith("=")]
 _INFLECTED = [stem for stems in _STEMS.values() for stem in stems if not stem.endswith("=")]
-# A stem plus a case ending of up to three letters, as a whole word: "Астане",
-# "Шымкентом", but not "семейный" or "астанинский". One alternation over all
+# A stem plus a case ending of up to three letters, as a whole word ("Астане",
+# "Шымкентом", but not "астанинский"); a hyphen separates words ("Алматы-Астана").
+# One alternation over all
 # stems, longest first: a regex per city would scan every line 25 times.
 _PATTERN = re.compile(
-    rf"(?<![\w-])(?:(?P<exact>{'|'.join(map(re.escape, sorted(_EXACT, key=len, reverse=True)))})"
+    rf"(?<!\w)(?:(?P<exact>{'|'.join(map(re.escape, sorted(_EXACT, key=len, reverse=True)))})"
     rf"|(?P<stem>{'|'.join(map(re.escape, sorted(_INFLECTED, key=len, reverse=True)))})"
-    rf"[{_LETTER}]{{0,3}})(?![\w-])",
+    rf"[{_LETTER}]{{0,3}})(?!\w)",
     re.IGNORECASE,
 )
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from graph.cities import cities_in
+from graph.smalltalk import SOCIAL_WORDS
 from kb.text import morph, word_set
 
 # +7 / 7 / 8 followed by 10 digits, with the usual separators. The look-arounds
@@ -104,25 +105,33 @@ def split_media(raw: str) -> CustomerText:
 # Words that may stand beside contact data without adding anything to it.
 _CONTACT_FILLER = word_set(
     """
-    мой моя мое моё мои меня мне вот это имя зовут звать номер номера телефон тел
-    сотовый whatsapp ватсап вацап почта почты email mail e иин
+    мой моя мое моё мои меня мне вот это имя зовут звать номер номера телефон телефона
+    тел моб мобильный сотовый сот whatsapp ватсап вацап почта почты эл электронная email
+    e-mail mail e иин
     """
 )
+# Words a name check must refuse although the dictionary may know them as names.
+_NOT_NAMES = SOCIAL_WORDS | word_set("пожалуйста плиз пж")
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
 _MAX_NAME_WORDS = 3  # first name, surname, patronymic
 
 
 def _is_name(word: str, *, first: bool) -> bool:
-    """A personal name by the dictionary: a first name that is not also a place
-    for the first word; a surname or patronymic (places share many surnames:
-    "Садыкова") or another first name after it. Never a city of Kazakhstan:
-    pymorphy3 knows "Тараз" as a first name and "Шымкент" not at all."""
-    if cities_in(word):
+    """A personal name by the dictionary, as one writes it to introduce oneself
+    (nominative, singular): a first name that is not also a place for the first
+    word; a surname or patronymic (places share many surnames: "Садыкова") or
+    another first name after it. Plural and oblique readings do not count: they
+    make names of "Мини" and "Маркет". Never a greeting or thanks ("Рахмет") and
+    never a city: pymorphy3 knows "Тараз" as a first name, "Шымкент" not at all."""
+    if word.lower() in _NOT_NAMES or cities_in(word):
         return False
-    tags = [p.tag for p in morph().parse(word)]
-    if first:
-        return any("Name" in t for t in tags) and not any("Geox" in t for t in tags)
-    return any(g in t for t in tags for g in ("Name", "Surn", "Patr"))
+    parses = morph().parse(word)
+    wanted = ("Name",) if first else ("Name", "Surn", "Patr")
+    as_name = any(
+        any(g in p.tag for g in wanted) and p.tag.case == "nomn" and p.tag.number != "plur"
+        for p in parses
+    )
+    return as_name and not (first and any("Geox" in p.tag for p in parses))
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,8 +145,11 @@ def bare_contact(text: str) -> BareContact | None:
     """`text` as a BareContact when it is nothing but a phone, an IIN or an
     e-mail, with at most the customer's name and a filler word ("Айгерим,
     87015553344", "мой номер 8 701 234 56 78"); None when it says anything else
-    (a request, a question, a count, an invalid IIN), which the model must read."""
-    if not extract_contacts(text):
+    (a request, a question, a count, an invalid IIN, two people's contacts), which
+    the model must read."""
+    if "?" in text or not extract_contacts(text):
+        return None
+    if any(len(found) > 1 for found in (find_phones(text), find_iins(text), find_emails(text))):
         return None
     rest = _EMAIL.sub(" ", text)
     rest = _PHONE.sub(" ", rest)

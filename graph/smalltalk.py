@@ -48,6 +48,9 @@ _FAREWELL_WORDS = word_set(
 _FILLER_WORDS = word_set("до большое огромное вам и тоже всем вас көп")
 
 _VOCABULARY = _GREETING_WORDS | _GRATITUDE_WORDS | _FAREWELL_WORDS | _FILLER_WORDS
+# The formulas' own words: pymorphy3 knows "Рахмет" as a first name, so other
+# recognisers (graph.contacts) need to tell them from names.
+SOCIAL_WORDS = _GREETING_WORDS | _GRATITUDE_WORDS | _FAREWELL_WORDS
 _WORD = re.compile(r"[^\W\d_]+")
 _DIGIT = re.compile(r"\d")
 

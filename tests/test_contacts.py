@@ -120,6 +120,9 @@ def test_media_markers() -> None:
         ("87011234567", None),
         ("мой номер 8 701 234 56 78", None),
         ("вот ИИН 900101310004", None),
+        ("Номер телефона 87011234567", None),
+        ("e-mail: asel@mail.kz", None),
+        ("Иван Петрович Сидоров, 87011234567", "Иван Петрович Сидоров"),
     ],
 )
 def test_bare_contacts(text: str, name: str | None) -> None:
@@ -139,6 +142,15 @@ def test_bare_contacts(text: str, name: str | None) -> None:
         "123456789012",  # an invalid IIN is not contact data
         "Завтра 87011234567",
         "Спасибо, 87011234567",
+        "Рахмет 87011234567",  # pymorphy3 knows "Рахмет" as a first name
+        # A tariff or a shop is not a person, though the dictionary has plural or
+        # oblique name readings for them.
+        "Мини, 87015553344",
+        "Лайт 87015553344",
+        "Береке Маркет 87015553344",
+        "Мадина Фарм 87015553344",
+        "Это номер 87015553344?",  # a question
+        "Айгерим 87011234567, Ержан 87021234567",  # two people's contacts
     ],
 )
 def test_messages_that_say_more_are_not_bare_contacts(text: str) -> None:
