@@ -52,6 +52,7 @@ _WORD = re.compile(r"\w+")
 _WILL_CHECK = re.compile(r"уточн|провер|узна[юеёл]|выясн|свяж|передам|менеджер", re.IGNORECASE)
 
 _MULTIPLIERS = {"т": 1_000, "k": 1_000, "к": 1_000, "м": 1_000_000}
+_FIGURE_CODES = frozenset({"unknown_price", "unknown_percent", "other_city_figure"})
 
 
 def _to_int(number: str, mult: str | None) -> int:
@@ -98,14 +99,67 @@ def _similarity(a: str, b: str) -> float:
 
 @dataclass(slots=True)
 class Figures:
-    """The numbers an answer may name: `anywhere`, or, for figures the KB gives
-    for some cities only, in `by_city`."""
+    """Numbers an answer may name: `anywhere`, or, for figures the KB gives for
+    some cities only, in `by_city`."""
 
-    anywhere: set[float]
-    by_city: dict[float, set[str]]
+    anywhere: set[float] = field(default_factory=set)
+    by_city: dict[float, set[str]] = field(default_factory=dict)
 
-    def allow(self, value: float, cities: set[str]) -> bool:
-        return value in self.anywhere or bool(self.by_city.get(value, set()) & cities)
+    def add(self, values: Iterable[float], scope: set[str]) -> None:
+        for value in values:
+            if scope:
+                self.by_city.setdefault(value, set()).update(scope)
+            else:
+                self.anywhere.add(value)
+
+    def verdict(self, value: float, cities: set[str]) -> str | None:
+        """None when `value` may be named where the answer speaks of `cities`;
+        "other_city" when the facts give it for other cities only; else "unknown"."""
+        if value in self.anywhere or self.by_city.get(value, set()) & cities:
+            return None
+        return "other_city" if value in self.by_city else "unknown"
+
+
+@dataclass(slots=True)
+class AllowedFigures:
+    amounts: Figures
+    percents: Figures
+
+
+# A clause of a fact line: figures inherit the city named earlier in the line
+# ("В Шымкенте к открытию филиала, скидка 30%") until a clause names another
+# city or speaks of the rest of the country.
+_CLAUSE = re.compile(r";|,\s|\s[—–]\s")
+_COUNTRYWIDE = re.compile(
+    r"остальн|други[хе]\s+город|регион|област|по\s+(?:всему\s+)?казахстан|по\s+рк\b",
+    re.IGNORECASE,
+)
+# "• Город: Алматы" among a section's parameters scopes all of its figures.
+_CITY_PARAMETER = re.compile(r"^\W*город\s*[:—–-]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
+# "10–15%": both ends are percentages the facts give.
+_PERCENT_RANGE = re.compile(r"(\d{1,3})\s*[-–—]\s*\d{1,3}(?:[.,]\d+)?\s*(?:%|процент)", re.I)
+
+
+def fact_percents(text: str) -> set[float]:
+    return percents(text) | {float(m.group(1)) for m in _PERCENT_RANGE.finditer(text)}
+
+
+def allowed_figures(kb_facts: Iterable[str], allow_list: Iterable[float] = ()) -> AllowedFigures:
+    """Amounts and percentages the facts give, each anywhere or for its cities."""
+    allowed = AllowedFigures(Figures(set(allow_list)), Figures())
+    for fact in kb_facts:
+        section_scope = set().union(*(cities_in(m) for m in _CITY_PARAMETER.findall(fact)))
+        for line in fact.splitlines():
+            scope = section_scope
+            for clause in _CLAUSE.split(line):
+                named = cities_in(clause)
+                if named:
+                    scope = named
+                elif _COUNTRYWIDE.search(clause):
+                    scope = section_scope
+                allowed.amounts.add(numbers_in([clause]), scope)
+                allowed.percents.add(fact_percents(clause), scope)
+    return allowed
 
 
 @dataclass
@@ -141,6 +195,18 @@ class Guard:
 
     # --- single-sentence predicates, shared by check() and repair() ---
 
+    @staticmethod
+    def _in_context(parts: Sequence[str], profile: Mapping[str, Any]) -> list[tuple[str, set[str]]]:
+        """Each sentence with the cities it speaks of: those it names, else those
+        the answer named last ("В Шымкенте открылся филиал. Там скидка 30%"), else
+        the customer's own city."""
+        current = cities_in(str(profile.get("city") or ""))
+        out = []
+        for sentence in parts:
+            current = cities_in(sentence) or current
+            out.append((sentence, current))
+        return out
+
     def _is_greeting(self, sentence: str) -> bool:
         return bool(_GREETING.search(sentence) or _SELF_INTRO.search(sentence))
 
@@ -167,29 +233,22 @@ class Guard:
     def _max_questions(self, phase: str) -> int:
         return 0 if phase in self.NO_QUESTION_PHASES else self.cfg.max_questions
 
-    def _allowed_figures(self, data: GuardInput) -> Figures:
-        """Numbers the facts contain (amounts and percentages), plus the allow-list.
-        A fact line that names a city ("В Шымкенте … скидка 30%") gives its
-        figures for that city only."""
-        figures = Figures(set(self.cfg.price_allow_list), {})
-        for fact in data.kb_facts:
-            for line in fact.splitlines():
-                values = set(numbers_in([line])) | percents(line)
-                scope = cities_in(line) if values else set()
-                if not scope:
-                    figures.anywhere |= values
-                for value in values if scope else ():
-                    figures.by_city.setdefault(value, set()).update(scope)
-        return figures
+    def _allowed_figures(self, data: GuardInput) -> AllowedFigures:
+        return allowed_figures(data.kb_facts, self.cfg.price_allow_list)
 
-    def _sentence_codes(self, sentence: str, data: GuardInput, allowed: Figures) -> list[str]:
+    def _sentence_codes(
+        self, sentence: str, data: GuardInput, allowed: AllowedFigures, cities: set[str]
+    ) -> list[str]:
+        """Codes for one sentence; `cities` are those it speaks of (see `_in_context`)."""
         codes = []
-        # A city figure is fine for a customer from there, or said with its city.
-        cities = cities_in(sentence) | cities_in(str(data.profile.get("city") or ""))
-        if any(not allowed.allow(a, cities) for a in money_amounts(sentence)):
+        verdicts = {allowed.amounts.verdict(a, cities) for a in money_amounts(sentence)}
+        if "unknown" in verdicts:
             codes.append("unknown_price")
-        if any(not allowed.allow(p, cities) for p in percents(sentence)):
+        shares = {allowed.percents.verdict(p, cities) for p in percents(sentence)}
+        if "unknown" in shares:
             codes.append("unknown_percent")
+        if "other_city" in verdicts | shares:
+            codes.append("other_city_figure")
         if data.turn > 1 and not data.returning and self._is_greeting(sentence):
             codes.append("greeting_repeated")
         if self.reasks(sentence, data.profile):
@@ -206,8 +265,9 @@ class Guard:
             return ["empty"]
         allowed = self._allowed_figures(data)
         codes: list[str] = []
-        for sentence in sentences(text):
-            codes.extend(c for c in self._sentence_codes(sentence, data, allowed) if c not in codes)
+        for sentence, cities in self._in_context(sentences(text), data.profile):
+            found = self._sentence_codes(sentence, data, allowed, cities)
+            codes.extend(c for c in found if c not in codes)
         if len(re.findall(r"\?+", text)) > self._max_questions(data.phase):
             codes.append("too_many_questions")
         if self._not_russian(text):
@@ -257,16 +317,14 @@ class Guard:
         allowed = self._allowed_figures(data)
         kept: list[str] = []
         dropped_price = False
-        for sentence in sentences(data.answer):
-            bad = self._sentence_codes(sentence, data, allowed)
+        for sentence, cities in self._in_context(sentences(data.answer), data.profile):
+            bad = self._sentence_codes(sentence, data, allowed, cities)
             if bad == ["greeting_repeated"] and not _SELF_INTRO.search(sentence):
                 # Only the greeting is wrong: keep what the sentence says after it.
                 sentence = self._without_greeting(sentence)
-                bad = self._sentence_codes(sentence, data, allowed) if sentence else bad
+                bad = self._sentence_codes(sentence, data, allowed, cities) if sentence else bad
             if bad:
-                dropped_price = dropped_price or bool(
-                    {"unknown_price", "unknown_percent"} & set(bad)
-                )
+                dropped_price = dropped_price or bool(set(bad) & _FIGURE_CODES)
                 continue
             kept.append(sentence)
         limit = self._max_questions(data.phase)

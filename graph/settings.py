@@ -25,6 +25,7 @@ GuardCode = Literal[
     "empty",
     "unknown_price",
     "unknown_percent",
+    "other_city_figure",
     "greeting_repeated",
     "too_many_questions",
     "reasked_known_field",

@@ -242,17 +242,21 @@ CITY_FACTS = [
     ("answer", "city", "codes"),
     [
         # A city's discount promised to a customer elsewhere is invented for them.
-        ("Сейчас есть скидка 30% на тариф Lite.", "Алматы", ["unknown_percent"]),
-        ("Сейчас есть скидка 30% на тариф Lite.", None, ["unknown_percent"]),
+        ("Сейчас есть скидка 30% на тариф Lite.", "Алматы", ["other_city_figure"]),
+        ("Сейчас есть скидка 30% на тариф Lite.", None, ["other_city_figure"]),
         ("Для вас скидка 30% на тариф Lite.", "Шымкент", []),
         ("Для вас скидка 30% на тариф Lite.", "г. Шымкент", []),
         # Said with its city, the figure is what the KB says.
         ("В Шымкенте действовала скидка 30% на Lite.", "Алматы", []),
-        ("Доставка бесплатна при заказе от 140 000 ₸.", "Караганда", ["unknown_price"]),
+        ("Доставка бесплатна при заказе от 140 000 ₸.", "Караганда", ["other_city_figure"]),
         ("Доставка бесплатна при заказе от 140 000 ₸.", "Астана", []),
         ("По Алматы доставка бесплатна от 140 000 ₸.", "Караганда", []),
         # A figure of a line without a city is allowed anywhere.
         ("Моноблок сейчас по акции за 240 000 ₸.", "Караганда", []),
+        # The city of an earlier sentence carries over; a named city wins over the
+        # customer's own.
+        ("В Шымкенте открылся филиал. Там действовала скидка 30%.", "Алматы", []),
+        ("В Алматы действует скидка 30% на Lite.", "Шымкент", ["other_city_figure"]),
     ],
 )
 def test_a_city_figure_is_promised_only_for_its_city(
@@ -276,3 +280,43 @@ def test_repair_drops_a_city_discount_promised_elsewhere(guard: Guard) -> None:
     )
     repaired = guard.repair(item, guard.check(item))
     assert "30%" not in repaired and "220 000 ₸" in repaired
+
+
+def test_a_plain_number_elsewhere_does_not_make_a_city_discount_general(guard: Guard) -> None:
+    facts = [*CITY_FACTS, "Поддержка отвечает за 30 минут."]
+    answer = "Сейчас на тариф Lite действует скидка 30%."
+    assert guard.check(data(answer, profile={"city": "Алматы"}, kb_facts=facts)) == [
+        "other_city_figure"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("answer", "codes"),
+    [
+        ("В ряде областей ставка 2 процента.", []),
+        ("Ставка розничного налога 3 процента.", ["other_city_figure"]),
+        ("В Астане ставка 3 процента.", []),
+    ],
+)
+def test_figures_are_scoped_by_clause_not_by_line(
+    guard: Guard, answer: str, codes: list[str]
+) -> None:
+    facts = ["Ставки по СНР:\n• Примеры: в ряде областей 2 процента, в Астане 3 процента"]
+    assert guard.check(data(answer, profile={"city": "Караганда"}, kb_facts=facts)) == codes
+
+
+def test_a_city_parameter_scopes_the_whole_section(guard: Guard) -> None:
+    facts = ["Доставка по городу.\n• Город: Алматы\n• Бесплатная доставка: от 140 000 ₸"]
+    answer = "Доставка бесплатная от 140 000 ₸."
+    assert guard.check(data(answer, profile={"city": "Астана"}, kb_facts=facts)) == [
+        "other_city_figure"
+    ]
+    assert guard.check(data(answer, profile={"city": "Алматы"}, kb_facts=facts)) == []
+
+
+def test_both_ends_of_a_percent_range_are_given(guard: Guard) -> None:
+    facts = ["Скидка 10–15% при оплате за два года."]
+    assert guard.check(data("Скидка 10% при оплате за два года.", kb_facts=facts)) == []
+    assert guard.check(data("Скидка 20% при оплате за два года.", kb_facts=facts)) == [
+        "unknown_percent"
+    ]
