@@ -99,7 +99,7 @@ def _as_list(stored: str) -> list[Any]:
         value = json.loads(stored)
     except ValueError:
         return [stored]
-    return value if isinstance(value, list) else [value]
+    return value if isinstance(value, list) else [stored]
 
 
 def _now_iso() -> str:

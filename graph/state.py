@@ -31,6 +31,9 @@ PROFILE_FIELDS: tuple[str, ...] = (
 )
 
 
+PROFILE_LIST_LIMIT = 8
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str | list | dict | tuple) and len(value) == 0)
 
@@ -49,12 +52,26 @@ def merge_profile(left: dict[str, Any] | None, right: dict[str, Any] | None) -> 
         if _is_empty(value):
             continue
         old = merged.get(key)
-        if isinstance(value, list) and not _is_empty(old):
-            known = old if isinstance(old, list) else [old]
-            merged[key] = known + [v for v in value if v not in known]
+        if isinstance(value, list):
+            known = old if isinstance(old, list) else ([] if _is_empty(old) else [old])
+            merged[key] = _accumulate(known, value)
         else:
             merged[key] = value
     return merged
+
+
+def _accumulate(known: list[Any], new: list[Any]) -> list[Any]:
+    """`known` plus the new items it lacks (ignoring case and blanks), the last
+    PROFILE_LIST_LIMIT kept: a model restates an interest most turns ("тариф
+    Standard", "Standard"), and the whole list goes into every prompt."""
+    seen = {str(v).strip().casefold() for v in known}
+    out = list(known)
+    for item in new:
+        norm = str(item).strip().casefold()
+        if norm and norm not in seen:
+            seen.add(norm)
+            out.append(item.strip() if isinstance(item, str) else item)
+    return out[-PROFILE_LIST_LIMIT:]
 
 
 def merge_counts(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:

@@ -44,9 +44,11 @@ def _profile_update(analysis: Analysis, text: str) -> dict[str, Any]:
     if isinstance(update.get("contact_name"), str):
         update["contact_name"] = update["contact_name"].strip().title()
     if isinstance(update.get("interest"), str):
-        # What this message asks about; the profile keeps every interest shown
-        # (graph.state.merge_profile), as it keeps every pain.
-        update["interest"] = [update["interest"].strip()]
+        # What this message asks about; the profile keeps the interests shown
+        # (graph.state.merge_profile), as it keeps the pains.
+        interest = update.pop("interest").strip()
+        if interest:
+            update["interest"] = [interest]
     update.update(extract_contacts(text))
     return update
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from graph.state import ANSWER_MEMORY, append_answers, merge_counts, merge_profile
+from graph.state import (
+    ANSWER_MEMORY,
+    PROFILE_LIST_LIMIT,
+    append_answers,
+    merge_counts,
+    merge_profile,
+)
 
 
 def test_known_value_is_not_erased_by_empty_ones() -> None:
@@ -36,6 +42,17 @@ def test_interests_accumulate_and_a_single_older_value_is_kept() -> None:
     # A checkpoint from before interests became a list holds one string.
     merged = merge_profile({"interest": "касса"}, {"interest": ["сканер"]})
     assert merged["interest"] == ["касса", "сканер"]
+
+
+def test_list_fields_ignore_case_and_blanks_and_keep_the_latest() -> None:
+    merged = merge_profile(
+        {"interest": ["тариф Standard"]}, {"interest": ["Тариф Standard ", " ", "сканер"]}
+    )
+    assert merged["interest"] == ["тариф Standard", "сканер"]
+    many = {"pains": [f"боль {i}" for i in range(PROFILE_LIST_LIMIT)]}
+    merged = merge_profile(many, {"pains": ["очереди"]})
+    assert len(merged["pains"]) == PROFILE_LIST_LIMIT
+    assert merged["pains"][-1] == "очереди" and "боль 0" not in merged["pains"]
 
 
 def test_merge_from_nothing() -> None:
