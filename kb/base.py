@@ -24,7 +24,7 @@ from kb.cache import cache_key, cached, resolve_cache_dir
 from kb.dense import DENSE_VERSION, DenseIndex, embeddings_id, frida_embeddings
 from kb.lexical import LexicalIndex, index_fingerprint
 from kb.loader import BUNDLED_KB, KBError, content_hash, read_kb
-from kb.text import analyzer_fingerprint
+from kb.text import analyzer_fingerprint, morph
 from kb.types import Hit, Section
 
 if TYPE_CHECKING:
@@ -256,6 +256,9 @@ def open_kb(
     )
     for warning in content.warnings:
         log.warning("kb: %s", warning)
+    # The morphological analyzer loads lazily (~0.1 s) and a cached index does not
+    # need it: load it now, not during the first customer's turn.
+    morph()
     return kb
 
 

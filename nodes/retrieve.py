@@ -18,13 +18,17 @@ from graph.state import SalesState
 from kb import Hit, KnowledgeBase
 
 OBJECTION_EXTRA_HITS = 2
+INLINE_QUERY_CHARS = 200
 
 
 async def _search(kb: KnowledgeBase, query: str, k: int, categories: list[str] | None) -> list[Hit]:
-    if kb.embeds_queries:
-        # Off the event loop: a dense query embedding takes tens of milliseconds.
+    if kb.embeds_queries or len(query) > INLINE_QUERY_CHARS:
+        # Off the event loop: a dense query embedding takes tens of milliseconds,
+        # and so does the lexical analysis of a long message (the query falls back
+        # to the customer's text, up to api.max_text_chars).
         return await asyncio.to_thread(kb.search, query, k, categories)
-    # Lexical search takes under a millisecond; a thread hop would cost about as much.
+    # A short lexical query takes about a millisecond; a thread hop would cost
+    # about as much again.
     return kb.search(query, k, categories)
 
 
