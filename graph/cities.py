@@ -57,9 +57,18 @@ _PATTERN = re.compile(
 )
 
 
+# The first three letters of every stem: most text names no city, and a set lookup
+# per word rules that out several times faster than the pattern's scan.
+_PREFIXES = frozenset(stem[:3] for stem in _CITY_OF)
+_WORD = re.compile(r"\w+")
+
+
 def cities_in(text: str) -> set[str]:
     """The canonical names of the cities `text` mentions."""
+    lowered = text.lower()
+    if not any(word[:3] in _PREFIXES for word in _WORD.findall(lowered)):
+        return set()
     return {
         _CITY_OF[(match.group("exact") or match.group("stem")).lower()]
-        for match in _PATTERN.finditer(text.replace("Ё", "Е").replace("ё", "е"))
+        for match in _PATTERN.finditer(lowered.replace("ё", "е"))
     }

@@ -52,6 +52,7 @@ _WORD = re.compile(r"\w+")
 _WILL_CHECK = re.compile(r"уточн|провер|узна[юеёл]|выясн|свяж|передам|менеджер", re.IGNORECASE)
 
 _MULTIPLIERS = {"т": 1_000, "k": 1_000, "к": 1_000, "м": 1_000_000}
+_DIGIT = re.compile(r"\d")
 _FIGURE_CODES = frozenset({"unknown_price", "unknown_percent", "other_city_figure"})
 
 
@@ -150,6 +151,12 @@ def allowed_figures(kb_facts: Iterable[str], allow_list: Iterable[float] = ()) -
     for fact in kb_facts:
         section_scope = set().union(*(cities_in(m) for m in _CITY_PARAMETER.findall(fact)))
         for line in fact.splitlines():
+            if not _DIGIT.search(line):
+                continue  # no figure; a city named here scopes nothing
+            if not section_scope and not cities_in(line):
+                allowed.amounts.add(numbers_in([line]), set())
+                allowed.percents.add(fact_percents(line), set())
+                continue
             scope = section_scope
             for clause in _CLAUSE.split(line):
                 named = cities_in(clause)
