@@ -19,15 +19,22 @@ from graph.settings import GuardSettings
 
 # A number (with thousands separators) followed by a currency, or "$" before it.
 _NUMBER = r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+|\d+"
-_MULTIPLIER = r"(?:\s*(?P<mult>тыс\.?|тысяч[аи]?|млн\.?|миллион(?:а|ов)?|k|к)(?![а-яa-z]))?"
+_MULTIPLIER = (
+    r"(?:\s*(?P<mult>тыс\.?|тысяч[аи]?|млрд\.?|миллиард(?:а|ов)?|млн\.?|миллион(?:а|ов)?|k|к)"
+    r"(?![а-яa-z]))?"
+)
+# "1,5 млн": a decimal part counts only before a multiplier.
+_FRACTION = r"(?P<frac>[.,]\d{1,2})?"
 _CURRENCY = r"(?:₸|тенге|тнг|тг\.?|руб(?:\.|л(?:ей|я|ь))?|р\.|\$|usd|долл(?:\.|ар(?:ов|а)?)?)"
 _MONEY_AFTER = re.compile(
-    rf"(?P<num>{_NUMBER})(?:[.,]\d{{1,2}})?{_MULTIPLIER}\s*{_CURRENCY}", re.IGNORECASE
+    rf"(?P<num>{_NUMBER}){_FRACTION}{_MULTIPLIER}\s*{_CURRENCY}", re.IGNORECASE
 )
-_MONEY_BEFORE = re.compile(rf"(?:\$|usd)\s*(?P<num>{_NUMBER}){_MULTIPLIER}", re.IGNORECASE)
+_MONEY_BEFORE = re.compile(
+    rf"(?:\$|usd)\s*(?P<num>{_NUMBER}){_FRACTION}{_MULTIPLIER}", re.IGNORECASE
+)
 # "скидка 90%": a percentage is a promise as much as a price is.
 _PERCENT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d+)?)\s*(?:%|процент)", re.IGNORECASE)
-_ANY_NUMBER = re.compile(rf"(?P<num>{_NUMBER}){_MULTIPLIER}", re.IGNORECASE)
+_ANY_NUMBER = re.compile(rf"(?P<num>{_NUMBER}){_FRACTION}{_MULTIPLIER}", re.IGNORECASE)
 
 _GREETING = re.compile(
     r"^\s*(здравствуй|добр(ый|ое|ого)\s+(день|утр|вечер)|привет|приветствую|салем|сәлем|"
@@ -42,6 +49,9 @@ _SELF_INTRO = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE = re.compile(r"[^.!?…\n]+(?:[.!?…]+|\n|$)")
+# Abbreviations whose dot ends no sentence: "140 тыс. ₸", "г. Алматы", "ул. Абая".
+_ABBREVIATION = re.compile(r"\b(?:тыс|млн|млрд|руб|тг|г|ул|оф|д|т\.\s?е|т\.\s?к)\.(?=\s)", re.I)
+_HELD_DOT = "\u2024"
 _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 # Latin words in lower case: English prose. Capitalized ones (Wipon, Mini, Kaspi)
 # are product and brand names that a Russian answer legitimately contains.
@@ -51,17 +61,23 @@ _WORD = re.compile(r"\w+")
 # How an answer says it will find out (the only honest answer without facts).
 _WILL_CHECK = re.compile(r"уточн|провер|узна[юеёл]|выясн|свяж|передам|менеджер", re.IGNORECASE)
 
-_MULTIPLIERS = {"т": 1_000, "k": 1_000, "к": 1_000, "м": 1_000_000}
+_MULTIPLIERS = {"т": 1_000, "k": 1_000, "к": 1_000, "мл": 1_000_000, "ми": 1_000_000}
+_BILLION = ("млрд", "миллиард")
 _DIGIT = re.compile(r"\d")
 _FIGURE_CODES = frozenset({"unknown_price", "unknown_percent", "other_city_figure"})
 
 
-def _to_int(number: str, mult: str | None) -> int:
-    digits = re.sub(r"[ \u00a0\u202f.,]", "", number)
+def _to_int(match: re.Match[str]) -> int:
+    digits = re.sub(r"[ \u00a0\u202f.,]", "", match.group("num"))
     value = int(digits) if digits else 0
-    if mult:
-        value *= _MULTIPLIERS.get(mult[0].lower(), 1)
-    return value
+    mult = (match.group("mult") or "").lower()
+    if not mult:
+        return value
+    frac = match.group("frac")
+    whole = value + (float("0." + frac[1:]) if frac else 0.0)
+    if mult.startswith(_BILLION):
+        return round(whole * 1_000_000_000)
+    return round(whole * _MULTIPLIERS.get(mult[:2], _MULTIPLIERS.get(mult[0], 1)))
 
 
 def money_amounts(text: str) -> set[int]:
@@ -69,7 +85,7 @@ def money_amounts(text: str) -> set[int]:
     amounts = set()
     for pattern in (_MONEY_AFTER, _MONEY_BEFORE):
         for match in pattern.finditer(text):
-            amounts.add(_to_int(match.group("num"), match.group("mult")))
+            amounts.add(_to_int(match))
     return amounts
 
 
@@ -83,12 +99,13 @@ def numbers_in(texts: Iterable[str]) -> set[int]:
     found = set()
     for text in texts:
         for match in _ANY_NUMBER.finditer(text):
-            found.add(_to_int(match.group("num"), match.group("mult")))
+            found.add(_to_int(match))
     return found
 
 
 def sentences(text: str) -> list[str]:
-    return [s.strip() for s in _SENTENCE.findall(text) if s.strip()]
+    held = _ABBREVIATION.sub(lambda m: m.group(0)[:-1] + _HELD_DOT, text)
+    return [s.strip().replace(_HELD_DOT, ".") for s in _SENTENCE.findall(held) if s.strip()]
 
 
 def _similarity(a: str, b: str) -> float:
@@ -114,11 +131,16 @@ class Figures:
                 self.anywhere.add(value)
 
     def verdict(self, value: float, cities: set[str]) -> str | None:
-        """None when `value` may be named where the answer speaks of `cities`;
-        "other_city" when the facts give it for other cities only; else "unknown"."""
-        if value in self.anywhere or self.by_city.get(value, set()) & cities:
+        """None when `value` may be named where the answer speaks of `cities`
+        (every one of them within the figure's scope: "в Алматы, Астане и
+        Шымкенте" does not pass with a figure for Алматы and Астана); "other_city"
+        when the facts give it for other cities only; else "unknown"."""
+        if value in self.anywhere:
             return None
-        return "other_city" if value in self.by_city else "unknown"
+        scope = self.by_city.get(value)
+        if scope is None:
+            return "unknown"
+        return None if cities and cities <= scope else "other_city"
 
 
 @dataclass(slots=True)
@@ -129,12 +151,22 @@ class AllowedFigures:
 
 # A clause of a fact line: figures inherit the city named earlier in the line
 # ("В Шымкенте к открытию филиала, скидка 30%") until a clause names another
-# city or speaks of the rest of the country.
-_CLAUSE = re.compile(r";|,\s|\s[—–]\s")
+# city or speaks of the rest of the country. A sentence end ends a clause too.
+_CLAUSE = re.compile(r";|,\s|\s[—–]\s|(?<=[.!?])\s+")
 _COUNTRYWIDE = re.compile(
-    r"остальн|други[хе]\s+город|регион|област|по\s+(?:всему\s+)?казахстан|по\s+рк\b",
+    r"остальн|други[ехм]\s+город|прочи[ехм]\s+город|регион|област|"
+    r"по\s+(?:всему\s+|всей\s+)?(?:казахстан|рк\b|республик)|по\s+всей\s+стране|"
+    r"в\s+любом\s+город|во\s+всех\s+город|везде",
     re.IGNORECASE,
 )
+# "кроме Алматы и Астаны" names the cities a figure is not for.
+_EXCEPT = re.compile(r"^\W*(?:кроме|за\s+исключением)\b", re.IGNORECASE)
+# Words of an answer's sentence that point back to the city named before it.
+_BACK_REFERENCE = re.compile(
+    r"\b(?:там|туда|оттуда|тамошн\w*)\b|в\s+(?:этом|том\s+же)\s+городе", re.IGNORECASE
+)
+# 0 % and 100 % promise nothing: "0-0-12, то есть 0% переплаты", "на 100% в облаке".
+_ALWAYS_FINE_PERCENTS = (0.0, 100.0)
 # "• Город: Алматы" among a section's parameters scopes all of its figures.
 _CITY_PARAMETER = re.compile(r"^\W*город\s*[:—–-]\s*(.+)$", re.IGNORECASE | re.MULTILINE)
 # "10–15%": both ends are percentages the facts give.
@@ -147,7 +179,7 @@ def fact_percents(text: str) -> set[float]:
 
 def allowed_figures(kb_facts: Iterable[str], allow_list: Iterable[float] = ()) -> AllowedFigures:
     """Amounts and percentages the facts give, each anywhere or for its cities."""
-    allowed = AllowedFigures(Figures(set(allow_list)), Figures())
+    allowed = AllowedFigures(Figures(set(allow_list)), Figures(set(_ALWAYS_FINE_PERCENTS)))
     for fact in kb_facts:
         section_scope = set().union(*(cities_in(m) for m in _CITY_PARAMETER.findall(fact)))
         for line in fact.splitlines():
@@ -158,12 +190,15 @@ def allowed_figures(kb_facts: Iterable[str], allow_list: Iterable[float] = ()) -
                 allowed.percents.add(fact_percents(line), set())
                 continue
             scope = section_scope
+            listing = False  # the previous clause was only a city: "Алматы, Астана, …"
             for clause in _CLAUSE.split(line):
                 named = cities_in(clause)
-                if named:
-                    scope = named
-                elif _COUNTRYWIDE.search(clause):
+                figures = bool(_DIGIT.search(clause))
+                if _COUNTRYWIDE.search(clause) or _EXCEPT.search(clause):
                     scope = section_scope
+                elif named:
+                    scope = scope | named if listing else named
+                listing = bool(named) and not figures
                 allowed.amounts.add(numbers_in([clause]), scope)
                 allowed.percents.add(fact_percents(clause), scope)
     return allowed
@@ -204,14 +239,19 @@ class Guard:
 
     @staticmethod
     def _in_context(parts: Sequence[str], profile: Mapping[str, Any]) -> list[tuple[str, set[str]]]:
-        """Each sentence with the cities it speaks of: those it names, else those
-        the answer named last ("В Шымкенте открылся филиал. Там скидка 30%"), else
-        the customer's own city."""
-        current = cities_in(str(profile.get("city") or ""))
+        """Each sentence with the cities it speaks of: those it names; else those
+        an earlier sentence named, if it points back to them ("В Шымкенте открылся
+        филиал. Там скидка 30%"); else the customer's own city."""
+        own = cities_in(str(profile.get("city") or ""))
+        named_last: set[str] = set()
         out = []
         for sentence in parts:
-            current = cities_in(sentence) or current
-            out.append((sentence, current))
+            named = cities_in(sentence)
+            if named:
+                named_last = named
+            elif named_last and _BACK_REFERENCE.search(sentence):
+                named = named_last
+            out.append((sentence, named or own))
         return out
 
     def _is_greeting(self, sentence: str) -> bool:
@@ -322,29 +362,48 @@ class Guard:
         if "ungrounded_answer" in codes:
             return self.cfg.unknown_fact_answer
         allowed = self._allowed_figures(data)
-        kept: list[str] = []
+        kept = sentences(data.answer)
         dropped_price = False
-        for sentence, cities in self._in_context(sentences(data.answer), data.profile):
-            bad = self._sentence_codes(sentence, data, allowed, cities)
-            if bad == ["greeting_repeated"] and not _SELF_INTRO.search(sentence):
-                # Only the greeting is wrong: keep what the sentence says after it.
-                sentence = self._without_greeting(sentence)
-                bad = self._sentence_codes(sentence, data, allowed, cities) if sentence else bad
-            if bad:
-                dropped_price = dropped_price or bool(set(bad) & _FIGURE_CODES)
-                continue
-            kept.append(sentence)
+        while True:
+            # Dropping a sentence can take away the city a later one pointed back
+            # to, so the rest is checked again until nothing more goes.
+            passed, dropped = self._keep_allowed(kept, data, allowed)
+            dropped_price = dropped_price or dropped
+            if passed == kept:
+                break
+            kept = passed
         limit = self._max_questions(data.phase)
         questions = [i for i, s in enumerate(kept) if "?" in s]
         # Keep the last question: it is usually the one that moves the sale on.
         drop = set(questions[: max(0, len(questions) - limit)])
         kept = [s for i, s in enumerate(kept) if i not in drop]
         if dropped_price:
-            kept.append(self.cfg.unknown_fact_answer)
+            # Before a closing question, which should stay last.
+            at = len(kept) - 1 if kept and "?" in kept[-1] else len(kept)
+            kept.insert(at, self.cfg.unknown_fact_answer)
         text = " ".join(kept).strip()
         if len(text) > self.cfg.max_answer_chars:
             text = self._shorten(kept)
         return text or self.cfg.fallback_answer
+
+    def _keep_allowed(
+        self, parts: list[str], data: GuardInput, allowed: AllowedFigures
+    ) -> tuple[list[str], bool]:
+        """The sentences that break no rule (a repeated greeting cut off the
+        sentence it opens), and whether a figure was dropped."""
+        kept: list[str] = []
+        dropped_figure = False
+        for sentence, cities in self._in_context(parts, data.profile):
+            bad = self._sentence_codes(sentence, data, allowed, cities)
+            if bad == ["greeting_repeated"] and not _SELF_INTRO.search(sentence):
+                # Only the greeting is wrong: keep what the sentence says after it.
+                sentence = self._without_greeting(sentence)
+                bad = self._sentence_codes(sentence, data, allowed, cities) if sentence else bad
+            if bad:
+                dropped_figure = dropped_figure or bool(set(bad) & _FIGURE_CODES)
+                continue
+            kept.append(sentence)
+        return kept, dropped_figure
 
     def _shorten(self, parts: list[str]) -> str:
         out = ""

@@ -112,7 +112,8 @@ def test_repair_drops_offending_sentences(guard: Guard) -> None:
     assert "22 000" not in fixed
     assert "Здравствуйте" not in fixed
     assert "Счёт" not in fixed
-    assert fixed.endswith(load_settings().guards.unknown_fact_answer)
+    # The "I'll check" sentence replaces the dropped figure; the question stays last.
+    assert fixed.endswith(load_settings().guards.unknown_fact_answer + " Сколько точек?")
 
 
 def test_repair_of_unusable_answer_is_the_fallback(guard: Guard) -> None:
@@ -320,3 +321,89 @@ def test_both_ends_of_a_percent_range_are_given(guard: Guard) -> None:
     assert guard.check(data("Скидка 20% при оплате за два года.", kb_facts=facts)) == [
         "unknown_percent"
     ]
+
+
+def test_figures_written_with_abbreviations_are_checked(guard: Guard) -> None:
+    # "тыс." must not end the sentence before its currency.
+    assert guard.check(data("Моноблок стоит 199 тыс. ₸ в год.")) == ["unknown_price"]
+    assert guard.check(data("Тариф Standard — 220 тыс. ₸ в год.")) == []
+    facts = ["Оборот сети — 1,5 млн ₸ в месяц."]
+    assert guard.check(data("Оборот — 1,5 млн ₸ в месяц.", kb_facts=facts)) == []
+
+
+def test_zero_and_hundred_percent_promise_nothing(guard: Guard) -> None:
+    facts = ["Рассрочка Kaspi 0-0-12 без переплаты."]
+    assert guard.check(data("Рассрочка Kaspi 0-0-12: 0% переплаты.", kb_facts=facts)) == []
+    assert guard.check(data("Данные на 100% в облаке.", kb_facts=facts)) == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "city", "codes"),
+    [
+        # Every city a sentence names must be within the figure's scope.
+        (
+            "В Алматы, Астане и Шымкенте доставка бесплатна от 140 000 ₸.",
+            "Шымкент",
+            ["other_city_figure"],
+        ),
+        ("В Алматы и Астане доставка бесплатна от 140 000 ₸.", "Шымкент", []),
+        # An unrelated city in an earlier sentence does not carry over.
+        ("Офис у нас есть и в Шымкенте. Доставка бесплатна от 140 000 ₸.", "Алматы", []),
+        (
+            "Головной офис в Астане. Доставка бесплатна от 140 000 ₸.",
+            "Караганда",
+            ["other_city_figure"],
+        ),
+    ],
+)
+def test_the_cities_an_answer_speaks_of(
+    guard: Guard, answer: str, city: str, codes: list[str]
+) -> None:
+    assert guard.check(data(answer, profile={"city": city}, kb_facts=CITY_FACTS)) == codes
+
+
+@pytest.mark.parametrize(
+    ("fact", "answer", "city", "codes"),
+    [
+        # A list of cities before a figure scopes it to all of them.
+        (
+            "• Выезд специалиста: Алматы, Астана, Шымкент — 30 000 ₸",
+            "Выезд стоит 30 000 ₸.",
+            "Алматы",
+            [],
+        ),
+        (
+            "• Выезд специалиста: Алматы, Астана, Шымкент — 30 000 ₸",
+            "Выезд стоит 30 000 ₸.",
+            "Караганда",
+            ["other_city_figure"],
+        ),
+        # A new sentence about the other cities is countrywide.
+        (
+            "В Алматы доставка бесплатная от 140 000 ₸. В другие города — 3 000 ₸.",
+            "Доставка к вам стоит 3 000 ₸.",
+            "Караганда",
+            [],
+        ),
+        # "кроме Алматы" names the cities a figure is not for.
+        (
+            "Доставка по Казахстану, кроме Алматы и Астаны, — 3 000 ₸.",
+            "Доставка к вам стоит 3 000 ₸.",
+            "Караганда",
+            [],
+        ),
+    ],
+)
+def test_fact_scopes(guard: Guard, fact: str, answer: str, city: str, codes: list[str]) -> None:
+    assert guard.check(data(answer, profile={"city": city}, kb_facts=[fact])) == codes
+
+
+def test_repair_rechecks_what_pointed_back_to_a_dropped_sentence(guard: Guard) -> None:
+    item = data(
+        "В Шымкенте скидка 30%, а выезд мастера стоит 15 000 ₸. Там же скидка 30% на Lite.",
+        profile={"city": "Алматы"},
+        kb_facts=CITY_FACTS,
+    )
+    fixed = guard.repair(item, guard.check(item))
+    assert "30%" not in fixed
+    assert guard.check(data(fixed, profile={"city": "Алматы"}, kb_facts=CITY_FACTS)) == []
