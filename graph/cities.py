@@ -14,7 +14,7 @@ import re
 # names); a stem ending in "=" is a whole word ("орал", not "оралман").
 _STEMS: dict[str, tuple[str, ...]] = {
     "Алматы": ("алмат", "алма-ат", "almaty="),
-    "Астана": ("астан", "нур-султан", "astana="),
+    "Астана": ("астан", "нур-султан", "нурсултан", "нұр-сұлтан", "astana=", "nur-sultan="),
     "Шымкент": ("шымкент", "чимкент", "shymkent="),
     "Караганда": ("караганд", "қарағанд", "karaganda="),
     "Актобе": ("актобе", "ақтөбе", "актюбинск", "aktobe="),
@@ -57,6 +57,11 @@ _PATTERN = re.compile(
 )
 
 
+# Forms that are also common words ("семей" of семья, "орал" of орать, the
+# adjectives "рудный", "уральском"): a city only when written with a capital.
+_CAPITALIZED_ONLY = frozenset(
+    {"семей", "орал", "орале", "рудный", "рудного", "рудном", "уральском"}
+)
 # The first three letters of every stem: most text names no city, and a set lookup
 # per word rules that out several times faster than the pattern's scan.
 _PREFIXES = frozenset(stem[:3] for stem in _CITY_OF)
@@ -68,7 +73,10 @@ def cities_in(text: str) -> set[str]:
     lowered = text.lower()
     if not any(word[:3] in _PREFIXES for word in _WORD.findall(lowered)):
         return set()
-    return {
-        _CITY_OF[(match.group("exact") or match.group("stem")).lower()]
-        for match in _PATTERN.finditer(lowered.replace("ё", "е"))
-    }
+    found = set()
+    for match in _PATTERN.finditer(lowered.replace("ё", "е")):
+        exact = match.group("exact")
+        if exact in _CAPITALIZED_ONLY and not text[match.start()].isupper():
+            continue
+        found.add(_CITY_OF[exact or match.group("stem")])
+    return found
