@@ -177,11 +177,21 @@ def fact_percents(text: str) -> set[float]:
     return percents(text) | {float(m.group(1)) for m in _PERCENT_RANGE.finditer(text)}
 
 
+def _section_scope(fact: str) -> set[str]:
+    """Cities a whole fact block is about: a "Город: X" parameter, or a summary
+    line that names cities and nothing countrywide ("Акция в Шымкенте — …")."""
+    named = set().union(*(cities_in(m) for m in _CITY_PARAMETER.findall(fact)))
+    if named:
+        return named
+    summary = fact.strip().split("\n", 1)[0]
+    return set() if _COUNTRYWIDE.search(summary) else cities_in(summary)
+
+
 def allowed_figures(kb_facts: Iterable[str], allow_list: Iterable[float] = ()) -> AllowedFigures:
     """Amounts and percentages the facts give, each anywhere or for its cities."""
     allowed = AllowedFigures(Figures(set(allow_list)), Figures(set(_ALWAYS_FINE_PERCENTS)))
     for fact in kb_facts:
-        section_scope = set().union(*(cities_in(m) for m in _CITY_PARAMETER.findall(fact)))
+        section_scope = _section_scope(fact)
         for line in fact.splitlines():
             if not _DIGIT.search(line):
                 continue  # no figure; a city named here scopes nothing

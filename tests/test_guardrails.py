@@ -407,3 +407,12 @@ def test_repair_rechecks_what_pointed_back_to_a_dropped_sentence(guard: Guard) -
     fixed = guard.repair(item, guard.check(item))
     assert "30%" not in fixed
     assert guard.check(data(fixed, profile={"city": "Алматы"}, kb_facts=CITY_FACTS)) == []
+
+
+def test_a_summary_line_naming_a_city_scopes_the_section(guard: Guard) -> None:
+    facts = ["Акция в Шымкенте — специальное предложение при открытии филиала.\n• Скидка: 30%"]
+    answer = "Сейчас действует скидка 30% на тарифы Lite и Standard."
+    assert guard.check(data(answer, profile={"city": "Алматы"}, kb_facts=facts)) == [
+        "other_city_figure"
+    ]
+    assert guard.check(data(answer, profile={"city": "Шымкент"}, kb_facts=facts)) == []
