@@ -9,6 +9,7 @@ Each check returns violation codes; `repair()` removes the offending sentences.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -187,30 +188,48 @@ def _section_scope(fact: str) -> set[str]:
     return set() if _COUNTRYWIDE.search(summary) else cities_in(summary)
 
 
+_Scoped = tuple[frozenset[float], frozenset[float], frozenset[str]]
+
+
+@functools.lru_cache(maxsize=4096)
+def _fact_figures(fact: str) -> tuple[_Scoped, ...]:
+    """(amounts, percentages, cities) of one KB section's facts, the cities empty
+    for figures valid anywhere. Cached: the same sections come back turn after
+    turn, and a turn checks its facts once per draft."""
+    out: list[_Scoped] = []
+    section_scope = frozenset(_section_scope(fact))
+    for line in fact.splitlines():
+        if not _DIGIT.search(line):
+            continue  # no figure; a city named here scopes nothing
+        if not section_scope and not cities_in(line):
+            out.append(
+                (frozenset(numbers_in([line])), frozenset(fact_percents(line)), section_scope)
+            )
+            continue
+        scope = section_scope
+        listing = False  # the previous clause was only a city: "Алматы, Астана, …"
+        for clause in _CLAUSE.split(line):
+            named = frozenset(cities_in(clause))
+            figures = bool(_DIGIT.search(clause))
+            if _COUNTRYWIDE.search(clause) or _EXCEPT.search(clause):
+                scope = section_scope
+            elif named:
+                scope = scope | named if listing else named
+            listing = bool(named) and not figures
+            if figures:
+                out.append(
+                    (frozenset(numbers_in([clause])), frozenset(fact_percents(clause)), scope)
+                )
+    return tuple(out)
+
+
 def allowed_figures(kb_facts: Iterable[str], allow_list: Iterable[float] = ()) -> AllowedFigures:
     """Amounts and percentages the facts give, each anywhere or for its cities."""
     allowed = AllowedFigures(Figures(set(allow_list)), Figures(set(_ALWAYS_FINE_PERCENTS)))
     for fact in kb_facts:
-        section_scope = _section_scope(fact)
-        for line in fact.splitlines():
-            if not _DIGIT.search(line):
-                continue  # no figure; a city named here scopes nothing
-            if not section_scope and not cities_in(line):
-                allowed.amounts.add(numbers_in([line]), set())
-                allowed.percents.add(fact_percents(line), set())
-                continue
-            scope = section_scope
-            listing = False  # the previous clause was only a city: "Алматы, Астана, …"
-            for clause in _CLAUSE.split(line):
-                named = cities_in(clause)
-                figures = bool(_DIGIT.search(clause))
-                if _COUNTRYWIDE.search(clause) or _EXCEPT.search(clause):
-                    scope = section_scope
-                elif named:
-                    scope = scope | named if listing else named
-                listing = bool(named) and not figures
-                allowed.amounts.add(numbers_in([clause]), scope)
-                allowed.percents.add(fact_percents(clause), scope)
+        for amounts, shares, scope in _fact_figures(fact):
+            allowed.amounts.add(amounts, set(scope))
+            allowed.percents.add(shares, set(scope))
     return allowed
 
 
