@@ -116,22 +116,26 @@ _NAME_WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
 _MAX_NAME_WORDS = 3  # first name, surname, patronymic
 
 
-def _is_name(word: str, *, first: bool) -> bool:
-    """A personal name by the dictionary, as one writes it to introduce oneself
-    (nominative, singular): a first name that is not also a place for the first
-    word; a surname or patronymic (places share many surnames: "Садыкова") or
-    another first name after it. Plural and oblique readings do not count: they
-    make names of "Мини" and "Маркет". Never a greeting or thanks ("Рахмет") and
-    never a city: pymorphy3 knows "Тараз" as a first name, "Шымкент" not at all."""
+def _name_kinds(word: str) -> set[str]:
+    """How the dictionary reads `word` as a personal name, as one writes it to
+    introduce oneself (nominative, singular): a subset of {"Name", "Surn",
+    "Patr"}, empty when it is no name. Plural and oblique readings do not count:
+    they make names of "Мини" and "Маркет". A first name that is also a place
+    does not count as one. Never a greeting or thanks ("Рахмет") and never a
+    city: pymorphy3 knows "Тараз" as a first name, "Шымкент" not at all."""
     if word.lower() in _NOT_NAMES or cities_in(word):
-        return False
+        return set()
     parses = morph().parse(word)
-    wanted = ("Name",) if first else ("Name", "Surn", "Patr")
-    as_name = any(
-        any(g in p.tag for g in wanted) and p.tag.case == "nomn" and p.tag.number != "plur"
+    kinds = {
+        kind
         for p in parses
-    )
-    return as_name and not (first and any("Geox" in p.tag for p in parses))
+        if p.tag.case == "nomn" and p.tag.number != "plur"
+        for kind in ("Name", "Surn", "Patr")
+        if kind in p.tag
+    }
+    if any("Geox" in p.tag for p in parses):
+        kinds.discard("Name")
+    return kinds
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +164,9 @@ def bare_contact(text: str) -> BareContact | None:
     words = [w for w in _NAME_WORD.findall(rest) if w.lower() not in _CONTACT_FILLER]
     if len(words) > _MAX_NAME_WORDS:
         return None
-    if not all(_is_name(w, first=i == 0) for i, w in enumerate(words)):
+    # One's name in any order ("Айгерим Садыкова", "Ахметова Айгерим"), with a
+    # first name among the words; a surname alone is too often a place.
+    kinds = [_name_kinds(w) for w in words]
+    if not all(kinds) or (words and not any("Name" in k for k in kinds)):
         return None
     return BareContact(" ".join(w.title() for w in words) or None)

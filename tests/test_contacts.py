@@ -123,6 +123,7 @@ def test_media_markers() -> None:
         ("Номер телефона 87011234567", None),
         ("e-mail: asel@mail.kz", None),
         ("Иван Петрович Сидоров, 87011234567", "Иван Петрович Сидоров"),
+        ("Ахметова Айгерим 87015553344", "Ахметова Айгерим"),  # surname first
     ],
 )
 def test_bare_contacts(text: str, name: str | None) -> None:
@@ -150,6 +151,7 @@ def test_bare_contacts(text: str, name: str | None) -> None:
         "Береке Маркет 87015553344",
         "Мадина Фарм 87015553344",
         "Это номер 87015553344?",  # a question
+        "Садыкова 87015553344",  # a surname alone: too often a place as well
         "Айгерим 87011234567, Ержан 87021234567",  # two people's contacts
     ],
 )
