@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 
 # Canonical name → the stems that find it (Russian and Kazakh spellings, old
-# names); a stem ending in "=" is a whole word ("орал", not "оралман").
+# names); a stem ending in "=" is a whole word ("орал", not "оралман"), one
+# starting with "^" counts only when capitalized.
 _STEMS: dict[str, tuple[str, ...]] = {
     "Алматы": ("алмат", "алма-ат", "almaty="),
     "Астана": ("астан", "нур-султан", "нурсултан", "нұр-сұлтан", "astana=", "nur-sultan="),
@@ -21,13 +22,21 @@ _STEMS: dict[str, tuple[str, ...]] = {
     "Тараз": ("тараз", "taraz="),
     "Павлодар": ("павлодар", "pavlodar="),
     # Whole forms only: a stem "семе" would find "семена" and "семестр".
-    "Семей": ("семей=", "семея=", "семее=", "семею=", "семеем=", "семипалатинск"),
+    "Семей": ("^семей=", "семея=", "семее=", "семею=", "семеем=", "семипалатинск"),
     "Оскемен": ("оскемен", "өскемен", "усть-каменогорск"),
     "Атырау": ("атырау", "atyrau="),
     "Костанай": ("костана", "қостана"),
     "Кызылорда": ("кызылорд", "қызылорд"),
     # Not "уральский", not "оралман".
-    "Уральск": ("уральск=", "уральска=", "уральске=", "уральску=", "уральском=", "орал=", "орале="),
+    "Уральск": (
+        "уральск=",
+        "уральска=",
+        "уральске=",
+        "уральску=",
+        "^уральском=",
+        "^орал=",
+        "^орале=",
+    ),
     "Петропавловск": ("петропавловск", "петропавл"),
     "Актау": ("актау", "ақтау", "aktau="),
     "Темиртау": ("темиртау",),
@@ -36,19 +45,23 @@ _STEMS: dict[str, tuple[str, ...]] = {
     "Талдыкорган": ("талдыкорган", "талдықорған"),
     "Экибастуз": ("экибастуз",),
     "Жезказган": ("жезказган", "жезқазған"),
-    "Рудный": ("рудный=", "рудного=", "рудном="),
+    "Рудный": ("^рудный=", "^рудного=", "^рудном="),
     "Жанаозен": ("жанаозен", "жаңаөзен"),
     "Конаев": ("конаев", "қонаев", "капшагай"),
     "Балхаш": ("балхаш",),
 }
 _LETTER = "а-яёәғқңөұүһі"
-_CITY_OF = {stem.rstrip("="): city for city, stems in _STEMS.items() for stem in stems}
-_EXACT = [stem[:-1] for stems in _STEMS.values() for stem in stems if stem.endswith("=")]
-_INFLECTED = [stem for stems in _STEMS.values() for stem in stems if not stem.endswith("=")]
+_CITY_OF = {stem.strip("^="): city for city, stems in _STEMS.items() for stem in stems}
+_ALL_STEMS = [stem for stems in _STEMS.values() for stem in stems]
+_EXACT = [stem.strip("^=") for stem in _ALL_STEMS if stem.endswith("=")]
+_INFLECTED = [stem.lstrip("^") for stem in _ALL_STEMS if not stem.endswith("=")]
+# Forms that are also common words ("семей" of семья, "орал" of орать, the
+# adjectives "рудный", "уральском"): a city only when written with a capital.
+_CAPITALIZED_ONLY = frozenset(stem.strip("^=") for stem in _ALL_STEMS if stem.startswith("^"))
 # A stem plus a case ending of up to three letters, as a whole word ("Астане",
 # "Шымкентом", but not "астанинский"); a hyphen separates words ("Алматы-Астана").
-# One alternation over all
-# stems, longest first: a regex per city would scan every line 25 times.
+# One alternation over all stems, longest first: a regex per city would scan every
+# line 25 times.
 _PATTERN = re.compile(
     rf"(?<!\w)(?:(?P<exact>{'|'.join(map(re.escape, sorted(_EXACT, key=len, reverse=True)))})"
     rf"|(?P<stem>{'|'.join(map(re.escape, sorted(_INFLECTED, key=len, reverse=True)))})"
@@ -56,12 +69,6 @@ _PATTERN = re.compile(
     re.IGNORECASE,
 )
 
-
-# Forms that are also common words ("семей" of семья, "орал" of орать, the
-# adjectives "рудный", "уральском"): a city only when written with a capital.
-_CAPITALIZED_ONLY = frozenset(
-    {"семей", "орал", "орале", "рудный", "рудного", "рудном", "уральском"}
-)
 # The first three letters of every stem: most text names no city, and a set lookup
 # per word rules that out several times faster than the pattern's scan.
 _PREFIXES = frozenset(stem[:3] for stem in _CITY_OF)
@@ -75,8 +82,8 @@ def cities_in(text: str) -> set[str]:
         return set()
     found = set()
     for match in _PATTERN.finditer(lowered.replace("ё", "е")):
-        exact = match.group("exact")
-        if exact in _CAPITALIZED_ONLY and not text[match.start()].isupper():
+        key = match.group("exact") or match.group("stem")
+        if key in _CAPITALIZED_ONLY and not text[match.start()].isupper():
             continue
-        found.add(_CITY_OF[exact or match.group("stem")])
+        found.add(_CITY_OF[key])
     return found

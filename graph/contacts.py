@@ -151,9 +151,10 @@ def bare_contact(text: str) -> BareContact | None:
     87015553344", "мой номер 8 701 234 56 78"); None when it says anything else
     (a request, a question, a count, an invalid IIN, two people's contacts), which
     the model must read."""
-    if "?" in text or not extract_contacts(text):
+    if "?" in text:
         return None
-    if any(len(found) > 1 for found in (find_phones(text), find_iins(text), find_emails(text))):
+    found = (find_phones(text), find_iins(text), find_emails(text))
+    if not any(found) or any(len(values) > 1 for values in found):
         return None
     rest = _EMAIL.sub(" ", text)
     rest = _PHONE.sub(" ", rest)

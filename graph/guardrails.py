@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -62,8 +63,12 @@ _WORD = re.compile(r"\w+")
 # How an answer says it will find out (the only honest answer without facts).
 _WILL_CHECK = re.compile(r"уточн|провер|узна[юеёл]|выясн|свяж|передам|менеджер", re.IGNORECASE)
 
-_MULTIPLIERS = {"т": 1_000, "k": 1_000, "к": 1_000, "мл": 1_000_000, "ми": 1_000_000}
-_BILLION = ("млрд", "миллиард")
+# A multiplier's factor by how it starts, billions before millions ("млрд", "млн").
+_FACTORS = (
+    (("млрд", "миллиард"), 1_000_000_000),
+    (("мл", "ми"), 1_000_000),
+    (("т", "k", "к"), 1_000),
+)
 _DIGIT = re.compile(r"\d")
 _FIGURE_CODES = frozenset({"unknown_price", "unknown_percent", "other_city_figure"})
 
@@ -76,9 +81,8 @@ def _to_int(match: re.Match[str]) -> int:
         return value
     frac = match.group("frac")
     whole = value + (float("0." + frac[1:]) if frac else 0.0)
-    if mult.startswith(_BILLION):
-        return round(whole * 1_000_000_000)
-    return round(whole * _MULTIPLIERS.get(mult[:2], _MULTIPLIERS.get(mult[0], 1)))
+    factor = next(f for starts, f in _FACTORS if mult.startswith(starts))
+    return round(whole * factor)
 
 
 def money_amounts(text: str) -> set[int]:
@@ -124,7 +128,7 @@ class Figures:
     anywhere: set[float] = field(default_factory=set)
     by_city: dict[float, set[str]] = field(default_factory=dict)
 
-    def add(self, values: Iterable[float], scope: set[str]) -> None:
+    def add(self, values: Iterable[float], scope: AbstractSet[str]) -> None:
         for value in values:
             if scope:
                 self.by_city.setdefault(value, set()).update(scope)
@@ -174,7 +178,7 @@ _CITY_PARAMETER = re.compile(r"^\W*город\s*[:—–-]\s*(.+)$", re.IGNORECA
 _PERCENT_RANGE = re.compile(r"(\d{1,3})\s*[-–—]\s*\d{1,3}(?:[.,]\d+)?\s*(?:%|процент)", re.I)
 
 
-def fact_percents(text: str) -> set[float]:
+def _fact_percents(text: str) -> set[float]:
     return percents(text) | {float(m.group(1)) for m in _PERCENT_RANGE.finditer(text)}
 
 
@@ -203,7 +207,7 @@ def _fact_figures(fact: str) -> tuple[_Scoped, ...]:
             continue  # no figure; a city named here scopes nothing
         if not section_scope and not cities_in(line):
             out.append(
-                (frozenset(numbers_in([line])), frozenset(fact_percents(line)), section_scope)
+                (frozenset(numbers_in([line])), frozenset(_fact_percents(line)), section_scope)
             )
             continue
         scope = section_scope
@@ -218,7 +222,7 @@ def _fact_figures(fact: str) -> tuple[_Scoped, ...]:
             listing = bool(named) and not figures
             if figures:
                 out.append(
-                    (frozenset(numbers_in([clause])), frozenset(fact_percents(clause)), scope)
+                    (frozenset(numbers_in([clause])), frozenset(_fact_percents(clause)), scope)
                 )
     return tuple(out)
 
@@ -228,8 +232,8 @@ def allowed_figures(kb_facts: Iterable[str], allow_list: Iterable[float] = ()) -
     allowed = AllowedFigures(Figures(set(allow_list)), Figures(set(_ALWAYS_FINE_PERCENTS)))
     for fact in kb_facts:
         for amounts, shares, scope in _fact_figures(fact):
-            allowed.amounts.add(amounts, set(scope))
-            allowed.percents.add(shares, set(scope))
+            allowed.amounts.add(amounts, scope)
+            allowed.percents.add(shares, scope)
     return allowed
 
 
