@@ -73,6 +73,8 @@ _PATTERN = re.compile(
 # per word rules that out several times faster than the pattern's scan.
 _PREFIXES = frozenset(stem[:3] for stem in _CITY_OF)
 _WORD = re.compile(r"\w+")
+# What may stand between the names of a list of cities: "Алматы, Астана и Шымкент".
+_CONNECTORS = frozenset({"и", "или", "а", "также", "г", "город", "городах", "в", "по"})
 
 
 def cities_in(text: str) -> set[str]:
@@ -87,3 +89,13 @@ def cities_in(text: str) -> set[str]:
             continue
         found.add(_CITY_OF[key])
     return found
+
+
+def only_cities(text: str) -> bool:
+    """True when `text` names cities and nothing else but connectors and
+    punctuation: the "Астана, Шымкент)" that ends "от 140 000 ₸ (Алматы, Астана,
+    Шымкент)"."""
+    if not cities_in(text):
+        return False
+    rest = _PATTERN.sub(" ", text.lower().replace("ё", "е"))
+    return set(_WORD.findall(rest)) <= _CONNECTORS

@@ -16,7 +16,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from graph.cities import cities_in
+from graph.cities import cities_in, only_cities
 from graph.settings import GuardSettings
 
 # A number (with thousands separators) followed by a currency, or "$" before it.
@@ -195,6 +195,21 @@ def _section_scope(fact: str) -> set[str]:
 _Scoped = tuple[frozenset[float], frozenset[float], frozenset[str]]
 
 
+def _cities_after(clauses: Sequence[str]) -> frozenset[str]:
+    """The cities a figure's clause is followed by when they are only a list that
+    ends the line or a parenthesis: "от 140 000 ₸ (Алматы, Астана)", "1–2 дня —
+    Алматы, Астана". Not "3 000 ₸, Алматы — бесплатно", where the city begins
+    the next statement."""
+    listed: set[str] = set()
+    for clause in clauses:
+        if _DIGIT.search(clause) or not only_cities(clause):
+            return frozenset()
+        listed |= cities_in(clause)
+        if ")" in clause:
+            break
+    return frozenset(listed)
+
+
 @functools.lru_cache(maxsize=4096)
 def _fact_figures(fact: str) -> tuple[_Scoped, ...]:
     """(amounts, percentages, cities) of one KB section's facts, the cities empty
@@ -212,7 +227,8 @@ def _fact_figures(fact: str) -> tuple[_Scoped, ...]:
             continue
         scope = section_scope
         listing = False  # the previous clause was only a city: "Алматы, Астана, …"
-        for clause in _CLAUSE.split(line):
+        clauses = _CLAUSE.split(line)
+        for i, clause in enumerate(clauses):
             named = frozenset(cities_in(clause))
             figures = bool(_DIGIT.search(clause))
             if _COUNTRYWIDE.search(clause) or _EXCEPT.search(clause):
@@ -221,8 +237,14 @@ def _fact_figures(fact: str) -> tuple[_Scoped, ...]:
                 scope = scope | named if listing else named
             listing = bool(named) and not figures
             if figures:
+                listed = _cities_after(clauses[i + 1 :])
+                own = scope if named else section_scope
                 out.append(
-                    (frozenset(numbers_in([clause])), frozenset(_fact_percents(clause)), scope)
+                    (
+                        frozenset(numbers_in([clause])),
+                        frozenset(_fact_percents(clause)),
+                        own | listed if listed else scope,
+                    )
                 )
     return tuple(out)
 

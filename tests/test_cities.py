@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.cities import cities_in
+from graph.cities import cities_in, only_cities
 
 
 @pytest.mark.parametrize(
@@ -38,3 +38,18 @@ from graph.cities import cities_in
 )
 def test_cities_in(text: str, cities: set[str]) -> None:
     assert cities_in(text) == cities
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Астана, Шымкент)", True),
+        (" (Алматы и Астана)", True),
+        ("в городах Алматы, Астана", True),
+        ("Алматы — бесплатно", False),
+        ("доставка", False),
+        ("", False),
+    ],
+)
+def test_only_cities(text: str, expected: bool) -> None:
+    assert only_cities(text) is expected
