@@ -143,6 +143,17 @@ async def test_two_customers_of_one_bot_are_isolated(stub, client) -> None:
     ) is None
 
 
+async def test_ids_with_colons_are_separate_customers(stub, client) -> None:
+    stub.push(analysis("business_info", profile={"business_type": "аптека"}), "Понял, аптека.")
+    stub.fallback = lambda request: analysis("unclear") if request.get("format") else "Понятно."
+    first = {**body("У меня аптека"), "session_id": "A:B", "user_id": "C"}
+    second = {**body("Привет, нужна касса"), "session_id": "A", "user_id": "B:C"}
+    assert (await client.post("/api/v1/process", json=first, headers=AUTH)).status_code == 200
+    other = await client.post("/api/v1/process", json=second, headers=AUTH)
+    assert other.json()["meta"]["turn"] == 1
+    assert "аптека" not in json.dumps(stub.chat_requests()[2:], ensure_ascii=False)
+
+
 async def test_profile_after_sharing_a_phone(stub, client) -> None:
     stub.push(
         analysis("share_contacts", profile={"contact_name": "Ержан", "city": "Алматы"}),

@@ -4,6 +4,7 @@ protocol stub, a SQLite checkpointer in a temp dir, the small test KB."""
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from graph.builder import compile_graph
 from graph.context import build_services
 from graph.llm import LLMUnavailable, build_chat_model
 from graph.memory import open_checkpointer
-from graph.threads import thread_config, thread_id_for
+from graph.threads import THREAD_NAMESPACE, thread_config, thread_id_for
 from graph.turn import TurnResult, run_turn
 
 BOT = "BOT_7000"
@@ -116,6 +117,18 @@ async def test_two_customers_of_one_bot_never_share_state(stub, graph, services)
     bob_prompts = json.dumps(stub.chat_requests()[2:], ensure_ascii=False)
     assert "кафе" not in bob_prompts and "Астан" not in bob_prompts
     assert thread_id_for(BOT, ALICE) != thread_id_for(BOT, BOB)
+
+
+def test_thread_ids_never_collide_across_the_separator() -> None:
+    # Ids may contain ':'; a plain "session:user" join would merge these two.
+    assert thread_id_for("A:B", "C") != thread_id_for("A", "B:C")
+    assert thread_id_for("A%3AB", "C") != thread_id_for("A:B", "C")
+    # Ids without ':' keep the thread they have always had (stored conversations).
+    legacy = uuid.uuid5(THREAD_NAMESPACE, f"{BOT}:{ALICE}")
+    assert thread_id_for(BOT, ALICE) == str(legacy)
+    assert thread_id_for(BOT, "77022951810@c.us") == str(
+        uuid.uuid5(THREAD_NAMESPACE, f"{BOT}:77022951810@c.us")
+    )
 
 
 async def test_objection_uses_the_strategy_then_closes_softly(stub, graph, services) -> None:
