@@ -20,12 +20,18 @@ class KeyedLocks:
         self._users: defaultdict[Hashable, int] = defaultdict(int)
 
     @asynccontextmanager
-    async def hold(self, key: Hashable) -> AsyncIterator[None]:
+    async def hold(self, key: Hashable, deadline: float | None = None) -> AsyncIterator[None]:
+        """Hold the key's lock; waiting for it past `deadline` (the event loop's
+        clock) raises TimeoutError."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] += 1
         try:
-            async with lock:
+            async with asyncio.timeout_at(deadline):
+                await lock.acquire()
+            try:
                 yield
+            finally:
+                lock.release()
         finally:
             self._users[key] -= 1
             if self._users[key] == 0:

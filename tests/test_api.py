@@ -401,6 +401,47 @@ async def test_turn_over_budget_is_503(stub, api_env) -> None:
         assert "Первый вопрос" in last_prompt and "Второй вопрос" in last_prompt
 
 
+async def test_waiting_for_the_previous_turn_counts_towards_the_budget(stub, api_env) -> None:
+    # Runbook §7.3: an answer within 30-45 s. A message that queues behind the
+    # customer's previous turn gets the budget of one turn in all, not one more.
+    stub.delay_s = 0.5  # two calls: a turn takes about 1 s
+    stub.fallback = lambda request: analysis("unclear") if request.get("format") else "Понятно."
+    budget = 1.3
+
+    async def timed(text: str, pause: float) -> tuple[httpx.Response, float]:
+        await asyncio.sleep(pause)
+        started = time.perf_counter()
+        response = await http.post("/api/v1/process", json=body(text), headers=AUTH)
+        return response, time.perf_counter() - started
+
+    async with serve(with_api(turn_budget_s=budget)) as http:
+        (first, _), (second, waited) = await asyncio.gather(
+            timed("первое", 0.0), timed("второе", 0.05)
+        )
+    assert first.status_code == 200
+    assert waited < budget + 0.4, "the queued request took two turns' time"
+    assert_error(second, 503, "SERVICE_UNAVAILABLE")
+
+
+async def test_lock_wait_gives_up_at_the_deadline() -> None:
+    from api.concurrency import KeyedLocks
+
+    locks = KeyedLocks()
+    loop = asyncio.get_running_loop()
+    async with locks.hold("c"):
+        started = loop.time()
+        with pytest.raises(TimeoutError):
+            async with locks.hold("c", deadline=started + 0.1):
+                pytest.fail("the lock is held")
+        assert loop.time() - started < 0.5
+        assert len(locks) == 1
+        async with locks.hold("other", deadline=loop.time() + 0.1):
+            pass
+    assert len(locks) == 0
+    async with locks.hold("c", deadline=loop.time() + 0.1):
+        pass
+
+
 async def test_internal_error_hides_internals(client, monkeypatch) -> None:
     async def explode(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("secret path /srv/db and customer text")
