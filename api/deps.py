@@ -9,6 +9,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security.utils import get_authorization_scheme_param
 
 from api.concurrency import KeyedLocks, SlidingWindowLimiter
 from api.errors import APIError
@@ -60,13 +61,25 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 bearer_scheme = HTTPBearer(auto_error=False, description="The API_KEY of the service")
 
 
+def key_matches(token: str, api_key: str) -> bool:
+    # compare_digest on bytes: constant time, and no TypeError on non-ASCII input.
+    return bool(token) and hmac.compare_digest(token.encode(), api_key.encode())
+
+
+def request_has_valid_key(request: Request) -> bool:
+    """The check of `require_api_key` on a raw request (for error handlers that
+    run before dependencies do)."""
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    runtime: Runtime = request.app.state.runtime
+    return scheme.lower() == "bearer" and key_matches(token.strip(), runtime.api_key)
+
+
 def require_api_key(
     runtime: RuntimeDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> str:
     token = credentials.credentials.strip() if credentials else ""
-    # compare_digest on bytes: constant time, and no TypeError on non-ASCII input.
-    if not token or not hmac.compare_digest(token.encode(), runtime.api_key.encode()):
+    if not key_matches(token, runtime.api_key):
         raise APIError(401, "Invalid API key")
     return token
 

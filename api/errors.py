@@ -80,6 +80,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        from api.deps import request_has_valid_key
+
+        # FastAPI rejects a body that is not JSON before the auth dependency
+        # runs; a caller without a valid key still gets 401, as for any other body.
+        if request.url.path.startswith("/api/v1/") and not request_has_valid_key(request):
+            return error_response(401, "Invalid API key")
         return error_response(400, _describe_validation(exc))
 
     @app.exception_handler(StarletteHTTPException)

@@ -296,6 +296,18 @@ async def test_unauthorized(client, headers: dict[str, str]) -> None:
     assert_error(await client.get("/api/v1/users/x/profile", headers=headers), 401, "UNAUTHORIZED")
 
 
+@pytest.mark.parametrize("headers", [{}, {"Authorization": "Bearer wrong-key"}])
+@pytest.mark.parametrize("content", [b'{"session_id": ', b"not json", b'{"session_id": 1}'])
+async def test_unauthorized_before_the_body_is_judged(
+    client, headers: dict[str, str], content: bytes
+) -> None:
+    # Runbook §7.1: no or a wrong Bearer token is 401, whatever the body.
+    response = await client.post(
+        "/api/v1/process", content=content, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert_error(response, 401, "UNAUTHORIZED")
+
+
 @pytest.mark.parametrize(
     "payload",
     [
