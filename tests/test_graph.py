@@ -247,6 +247,45 @@ async def test_slow_llm_times_out_as_unavailable(stub, settings, graph) -> None:
         await turn(graph, build_services(slow), "Здравствуйте, нужна касса")
 
 
+@pytest.mark.parametrize("earlier_turns", [0, 1])
+async def test_a_failed_turn_leaves_only_the_message(stub, graph, services, earlier_turns) -> None:
+    # The answer call fails after the analysis counted a frustrated turn. The
+    # retry of the same request must not count it again (two frustrated turns
+    # hand off) nor repeat the message.
+    for _ in range(earlier_turns):
+        stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")
+        await turn(graph, services, "Здравствуйте")
+    text = "Сколько можно ждать, сколько стоит касса?!"
+    stub.push(analysis("price_question", frustrated=True))
+    with pytest.raises(LLMUnavailable):
+        await run_turn(graph, services, BOT, ALICE, text, message_id="request:r1")
+
+    state = await graph.aget_state(thread_config(BOT, ALICE))
+    assert state.metadata["user_id"] == ALICE
+    kept = state.values
+    assert kept.get("turn", 0) == earlier_turns
+    assert kept.get("frustration_streak", 0) == 0
+    assert [m.content for m in kept["messages"]][-1] == text
+
+    stub.push(analysis("price_question", frustrated=True), "Уточню у коллег и вернусь с ответом.")
+    retried = await run_turn(graph, services, BOT, ALICE, text, message_id="request:r1")
+    assert retried.turn == earlier_turns + 1
+    assert not retried.handoff
+    assert stub.chat_requests()[-1]["messages"][-1]["content"] == text
+    messages = (await graph.aget_state(thread_config(BOT, ALICE))).values["messages"]
+    assert [m.content for m in messages].count(text) == 1
+
+
+async def test_an_answered_request_sent_again_is_a_new_message(stub, graph, services) -> None:
+    stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")
+    await run_turn(graph, services, BOT, ALICE, "Здравствуйте", message_id="request:r1")
+    stub.push(analysis("unclear"), "Уточните, пожалуйста, вопрос.")
+    again = await run_turn(graph, services, BOT, ALICE, "Здравствуйте", message_id="request:r1")
+    assert again.turn == 2
+    messages = (await graph.aget_state(thread_config(BOT, ALICE))).values["messages"]
+    assert [m.content for m in messages].count("Здравствуйте") == 2
+
+
 async def test_malformed_json_is_repaired_once(stub, graph, services) -> None:
     stub.push(
         "intent: price?", analysis("price_question", search_query="цена"), "Тариф Mini — 5 000 ₸."
