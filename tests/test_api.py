@@ -195,6 +195,28 @@ async def test_profile_keeps_every_interest_shown(stub, client) -> None:
     assert response.json()["profiles"][0]["interest"] == ["касса"]
 
 
+async def test_sqlite_setup_of_the_runbook(stub, api_env, monkeypatch) -> None:
+    # Runbook §7.2: WAL with timeout/busy_timeout on every connection, and the
+    # conversation and the collected profile stored apart after each turn.
+    monkeypatch.setenv("SQLITE_BUSY_TIMEOUT_MS", "1234")
+    stub.push(analysis("business_info", profile={"city": "Алматы"}), "Понял, Алматы.")
+    async with serve_app() as (app, http):
+        response = await http.post("/api/v1/process", json=body("Мы в Алматы"), headers=AUTH)
+        assert response.status_code == 200
+        runtime = app.state.runtime
+        connections = [runtime.store.conn, *(g.checkpointer.conn for g in runtime.graphs)]
+        assert len(connections) == 1 + runtime.settings.api.memory_connections
+        for conn in connections:
+            async with conn.execute("PRAGMA journal_mode") as cur:
+                assert (await cur.fetchone())[0] == "wal"
+            async with conn.execute("PRAGMA busy_timeout") as cur:
+                assert (await cur.fetchone())[0] == 1234
+    with sqlite3.connect(load_settings().env.db_path) as db:
+        assert db.execute("SELECT turns FROM conversations").fetchall() == [(1,)]
+        assert db.execute("SELECT city FROM user_profiles").fetchall() == [("Алматы",)]
+        assert db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0] >= 1
+
+
 # --- idempotency and serialization -------------------------------------------
 
 
