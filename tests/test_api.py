@@ -403,6 +403,19 @@ async def test_rate_limit_per_customer(stub, api_env, monkeypatch) -> None:
         assert other.status_code == 200
 
 
+async def test_rate_limit_per_key(stub, api_env) -> None:
+    stub.fallback = lambda request: (
+        analysis("greeting") if request.get("format") else "Здравствуйте!"
+    )
+    async with serve(with_api(per_key_per_minute=2)) as http:
+        for user in ("K1", "K2"):
+            response = await http.post("/api/v1/process", json=body(user=user), headers=AUTH)
+            assert response.status_code == 200
+        limited = await http.post("/api/v1/process", json=body(user="K3"), headers=AUTH)
+        assert_error(limited, 429, "RATE_LIMIT")
+        assert int(limited.headers["Retry-After"]) >= 1
+
+
 async def test_llm_down_is_503_within_two_seconds(api_env, monkeypatch) -> None:
     monkeypatch.setenv("OLLAMA_BASE_URL", "http://127.0.0.1:9")
     async with serve() as http:
