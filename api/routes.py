@@ -110,6 +110,8 @@ async def process(body: ProcessRequest, runtime: RuntimeDep, api_key: AuthDep) -
                         body.user_id,
                         text,
                         body.message.timestamp_ms,
+                        # A retry of a failed turn replaces the message it left.
+                        message_id=f"request:{body.request_id}" if body.request_id else None,
                     )
             except LLMUnavailable as exc:
                 log.warning(

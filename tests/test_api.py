@@ -448,6 +448,25 @@ async def test_turn_over_budget_is_503(stub, api_env) -> None:
         assert "Первый вопрос" in last_prompt and "Второй вопрос" in last_prompt
 
 
+async def test_retry_after_a_503_counts_the_message_once(stub, client) -> None:
+    # n8n retries a 503 with the same request_id. The failed turn had counted a
+    # frustrated message; counted again, the first answer would be a handoff.
+    request = body("Сколько можно ждать, сколько стоит касса?!", request_id="n8n-1-abc")
+    stub.push(analysis("price_question", frustrated=True))  # the answer call fails
+    assert_error(
+        await client.post("/api/v1/process", json=request, headers=AUTH), 503, "SERVICE_UNAVAILABLE"
+    )
+
+    stub.push(analysis("price_question", frustrated=True), "Уточню у коллег и вернусь с ответом.")
+    retried = await client.post("/api/v1/process", json=request, headers=AUTH)
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["meta"]["turn"] == 1
+    assert retried.json()["meta"]["handoff"] is False
+    assert stub.chat_requests()[-2]["messages"][-1]["content"].endswith(
+        "Новое сообщение клиента:\nСколько можно ждать, сколько стоит касса?!"
+    )
+
+
 async def test_waiting_for_the_previous_turn_counts_towards_the_budget(stub, api_env) -> None:
     # Runbook §7.3: an answer within 30-45 s. A message that queues behind the
     # customer's previous turn gets the budget of one turn in all, not one more.
