@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 # Ids come from WhatsApp/Instagram gateways: phone numbers, numeric sender ids,
 # bot names. A closed alphabet keeps them safe in logs, SQL and file names.
 SAFE_ID = r"^[A-Za-z0-9_.:@+\-]{1,128}$"
 SafeId = Annotated[str, StringConstraints(pattern=SAFE_ID, min_length=1, max_length=128)]
+
+# JSON may escape half of a surrogate pair ("\ud83d"), as a JavaScript gateway
+# does when it cuts a message inside an emoji. Such a string cannot be encoded
+# as UTF-8 (the LLM request, the checkpoint), so the half becomes U+FFFD.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+# Milliseconds at the end of year 9999: the checkpoint stores 64-bit integers.
+MAX_TIMESTAMP_MS = 253_402_300_799_999
 
 
 class Message(BaseModel):
@@ -18,7 +26,14 @@ class Message(BaseModel):
     text: str = Field(
         description="The customer's (buffered) last message", examples=["Сколько стоит?"]
     )
-    timestamp_ms: int | None = Field(default=None, ge=0, examples=[1770801587839])
+    timestamp_ms: int | None = Field(
+        default=None, ge=0, le=MAX_TIMESTAMP_MS, examples=[1770801587839]
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _no_lone_surrogates(cls, text: str) -> str:
+        return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 class RequestContext(BaseModel):

@@ -346,11 +346,24 @@ async def test_unauthorized_before_the_body_is_judged(
         body(request_id="id with spaces"),
         {"session_id": "BOT", "user_id": "U", "message": "hi"},
         [1, 2, 3],
+        {"session_id": "BOT", "user_id": "U", "message": {"text": "hi", "timestamp_ms": 10**20}},
     ],
 )
 async def test_bad_request(client, payload: Any) -> None:
     response = await client.post("/api/v1/process", json=payload, headers=AUTH)
     assert_error(response, 400, "BAD_REQUEST")
+
+
+async def test_half_an_emoji_is_answered(stub, client) -> None:
+    # A gateway that cuts a message inside an emoji sends half a surrogate pair,
+    # which UTF-8 cannot encode; the customer still gets an answer.
+    stub.push(analysis("unclear"), "Уточните, пожалуйста, вопрос.")
+    raw = json.dumps(body("Сколько стоит касса? \ud83d"), ensure_ascii=True).encode()
+    response = await client.post(
+        "/api/v1/process", content=raw, headers={**AUTH, "Content-Type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
+    assert stub.chat_requests()[0]["messages"][-1]["content"].endswith("касса? \ufffd")
 
 
 async def test_invalid_json_and_text_over_the_limit(client, settings) -> None:
