@@ -1,12 +1,13 @@
 """JSON logs that carry ids, timings and codes — never the conversation.
 
-Customer ids are phone numbers, so they are logged as short salted hashes;
+Customer ids are phone numbers, so they are logged as short keyed hashes;
 message text and answers appear only when LOG_CONVERSATION_TEXT=true.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import sys
@@ -16,8 +17,12 @@ from typing import Any
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
 
-def hash_id(value: str, salt: str = "salesbot") -> str:
-    return hashlib.sha256(f"{salt}:{value}".encode()).hexdigest()[:12]
+def hash_id(value: str, key: str) -> str:
+    """A short HMAC of an id, keyed with a secret (the service's API key): the same
+    customer gets the same tag in every log line, but a plain or publicly salted
+    hash of a phone number is reversed by hashing every possible number, which
+    takes seconds."""
+    return hmac.new(key.encode(), value.encode(), hashlib.sha256).hexdigest()[:12]
 
 
 class JSONFormatter(logging.Formatter):

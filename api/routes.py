@@ -50,7 +50,7 @@ def _meta(result: TurnResult, runtime: Runtime, started: float) -> Meta:
 
 def _check_rate(runtime: Runtime, api_key: str, customer: tuple[str, str]) -> None:
     for limiter, key in (
-        (runtime.key_limiter, hash_id(api_key)),
+        (runtime.key_limiter, hash_id(api_key, runtime.api_key)),
         (runtime.customer_limiter, customer),
     ):
         allowed, retry_after = limiter.allow(key)
@@ -81,8 +81,8 @@ async def process(body: ProcessRequest, runtime: RuntimeDep, api_key: AuthDep) -
 
     log_fields: dict[str, Any] = {
         "request_id": body.request_id,
-        "session": hash_id(body.session_id),
-        "user": hash_id(body.user_id),
+        "session": hash_id(body.session_id, runtime.api_key),
+        "user": hash_id(body.user_id, runtime.api_key),
         "channel": body.channel,
     }
     # The budget bounds the whole answer time the runbook promises (≤ 30-45 s),

@@ -593,6 +593,28 @@ async def test_logs_carry_neither_text_nor_phone(stub, client, caplog) -> None:
         assert secret not in logged
 
 
+async def test_logged_ids_are_keyed_by_the_services_secret(
+    stub, api_env, monkeypatch, caplog
+) -> None:
+    # A phone number's hash under a salt in the code is reversed by hashing every
+    # number (seconds); the tag must depend on a secret the logs do not carry.
+    stub.fallback = lambda request: (
+        analysis("greeting") if request.get("format") else "Здравствуйте!"
+    )
+    tags = []
+    for key in (KEY, KEY, "another-key-91c2"):
+        monkeypatch.setenv("API_KEY", key)
+        caplog.clear()
+        async with serve() as http:
+            with caplog.at_level(logging.INFO):
+                auth = {"Authorization": f"Bearer {key}"}
+                await http.post("/api/v1/process", json=body(user="77051112233"), headers=auth)
+        [turn] = [r for r in caplog.records if r.getMessage() == "turn"]
+        tags.append(turn.__dict__["user"])
+    assert tags[0] == tags[1], "one customer, one tag"
+    assert tags[0] != tags[2], "the tag depends on the secret"
+
+
 async def test_conversation_text_logged_only_when_switched_on(
     stub, api_env, monkeypatch, caplog
 ) -> None:
