@@ -169,6 +169,7 @@ def write_nginx_conf(prefix: Path, site: str, *, rate_limit: bool) -> Path:
     """A top-level nginx.conf in `prefix` that includes the rendered site (and the
     rate-limit snippet in the http context, where the real server has conf.d)."""
     prefix.mkdir(parents=True, exist_ok=True)
+    site = replace(site, "/var/log/nginx/access.log", f"{prefix}/access.log", count=2)
     (prefix / "site.conf").write_text(site, encoding="utf-8")
     # As root, the master drops its workers to `user` (default nobody, who could
     # not read the temp dirs); as anyone else the directive is ignored, so leave it out.
@@ -358,6 +359,7 @@ class Proxy:
     http: str
     cert: Path
     ports: Ports
+    access_log: Path
 
     def client(self) -> httpx.Client:
         # The test's own certificate as the trust anchor: stricter than verify=False.
@@ -384,6 +386,7 @@ def proxy(
             http=f"http://127.0.0.1:{ports.http}",
             cert=cert,
             ports=ports,
+            access_log=conf.parent / "access.log",
         )
 
 
@@ -487,6 +490,25 @@ def test_metrics_stay_on_the_host(proxy: Proxy) -> None:
     assert response.json()["error"]["code"] == "NOT_FOUND"
     upstream = httpx.get(f"http://127.0.0.1:{proxy.ports.upstream}/metrics", timeout=10)
     assert upstream.status_code == 200
+
+
+@pytest.mark.slow
+def test_access_log_names_no_customer(proxy: Proxy) -> None:
+    """The profile route has the user_id (a phone number) in its path."""
+    phone = "77020000042"
+    with proxy.client() as client:
+        response = client.get(
+            f"/api/v1/users/{phone}/profile?user={phone}",
+            headers={"Authorization": f"Bearer {API_KEY}"},
+        )
+    assert response.status_code == 404
+    redirect = httpx.get(
+        f"{proxy.http}/api/v1/users/{phone}/profile", headers={"Host": "localhost"}, timeout=10
+    )
+    assert redirect.status_code == 301
+    logged = proxy.access_log.read_text(encoding="utf-8")
+    assert logged.count('"GET /api/v1/users/-/profile HTTP/1.1" ') == 2, logged
+    assert phone not in logged
 
 
 @pytest.mark.slow
