@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.messages import AIMessage, AnyMessage
-from langgraph.graph.message import add_messages
+from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+from langgraph.graph.message import Messages, add_messages
 
 # How many past answers and KB topics a thread remembers: enough for repetition
 # checks and "recently used" signals, small enough to keep checkpoints light.
@@ -94,10 +94,36 @@ append_answers = _append_capped(ANSWER_MEMORY)
 append_topics = _append_capped(TOPIC_MEMORY)
 
 
+def add_dialogue_messages(left: Messages, right: Messages) -> Messages:
+    """`add_messages`, except that a customer message whose id is one the bot has
+    already answered comes in as a new message rather than replacing the old one.
+
+    The API names a message after its request_id, so an n8n retry of a failed
+    turn replaces the message that turn left instead of adding it twice; but an
+    old request sent again after its stored answer expired is a new message, and
+    replacing the answered one in the middle of the dialogue would leave the turn
+    nothing new to answer.
+    """
+    dialogue = left if isinstance(left, list) else [left]
+    last_answer = max((i for i, m in enumerate(dialogue) if isinstance(m, AIMessage)), default=-1)
+    answered = {m.id for m in dialogue[: last_answer + 1] if isinstance(m, BaseMessage)}
+    if answered and isinstance(right, list):
+        renewed: Messages = [
+            m.model_copy(update={"id": None})
+            if isinstance(m, HumanMessage) and m.id in answered
+            else m
+            for m in right
+        ]
+        return add_messages(left, renewed)
+    if isinstance(right, HumanMessage) and right.id in answered:
+        return add_messages(left, right.model_copy(update={"id": None}))
+    return add_messages(left, right)
+
+
 class InputState(TypedDict, total=False):
     """What a caller sends: the customer's new message (Studio and the API)."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
+    messages: Annotated[list[AnyMessage], add_dialogue_messages]
     message_ts: int
     """When the customer wrote (ms since the epoch), if the channel says."""
 
@@ -105,7 +131,7 @@ class InputState(TypedDict, total=False):
 class SalesState(TypedDict, total=False):
     """Everything the bot remembers about one conversation."""
 
-    messages: Annotated[list[AnyMessage], add_messages]
+    messages: Annotated[list[AnyMessage], add_dialogue_messages]
     """The dialogue: customer messages and the bot's final answers."""
 
     turn: int

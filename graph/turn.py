@@ -8,20 +8,23 @@ the message, so the next attempt answers it as if the failed one never ran.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START
-from langgraph.types import StateSnapshot
 
 from graph import metrics
 from graph.builder import SalesGraph
 from graph.context import Services, TurnContext
 from graph.state import InputState
 from graph.threads import thread_config
+
+# Checkpoint metadata key naming the run that wrote a checkpoint.
+_ATTEMPT = "turn_attempt"
 
 
 @dataclass(frozen=True)
@@ -55,16 +58,17 @@ async def run_turn(
     it a second time.
     """
     config = thread_config(session_id, user_id)
-    before = await graph.aget_state(config)
-    if message_id and message_id in _answered_ids(before.values.get("messages", [])):
-        message_id = None  # an answered request sent again is a new message
+    # Marks the checkpoint this run writes, so that a failure can tell it from an
+    # earlier turn's (a run cancelled before it wrote one leaves none).
+    attempt = uuid.uuid4().hex
+    run_config: RunnableConfig = {**config, "metadata": {**config["metadata"], _ATTEMPT: attempt}}
     payload: InputState = {"messages": [HumanMessage(content=text, id=message_id)]}
     if message_ts is not None:
         payload["message_ts"] = message_ts
     try:
         state = await graph.ainvoke(
             payload,
-            config,
+            run_config,
             context=TurnContext(session_id=session_id, user_id=user_id, services=services),
             # One checkpoint per turn, written when the run ends and awaited
             # before it returns: an answer never leaves before its checkpoint is
@@ -73,7 +77,7 @@ async def run_turn(
             durability="exit",
         )
     except BaseException:
-        await _keep_only_the_message(graph, before, payload, config)
+        await _keep_only_the_message(graph, config, attempt, payload)
         raise
     result = TurnResult(
         answer=state.get("answer", ""),
@@ -92,27 +96,26 @@ async def run_turn(
     return result
 
 
-def _answered_ids(messages: list[AnyMessage]) -> set[str | None]:
-    """Ids of the messages up to the bot's last answer."""
-    answered = max((i for i, m in enumerate(messages) if isinstance(m, AIMessage)), default=-1)
-    return {m.id for m in messages[: answered + 1]}
-
-
 async def _keep_only_the_message(
-    graph: SalesGraph, before: StateSnapshot, payload: InputState, config: RunnableConfig
+    graph: SalesGraph, config: RunnableConfig, attempt: str, payload: InputState
 ) -> None:
-    """Replace what a failed turn left (the exit checkpoint holds the writes of
+    """Replace what a failed turn left (its exit checkpoint holds the writes of
     the nodes that ran: the turn counter, the frustration streak, objection
     counts) with the state before the turn plus the customer's message. Counted
     twice, a retry would hand a customer off after one frustrated message."""
     try:
-        if before.created_at is None:
-            # The thread's first turn: there is no earlier state to fork from.
-            thread_id = before.config["configurable"]["thread_id"]
+        left = await graph.aget_state(config)
+        if (left.metadata or {}).get(_ATTEMPT) == attempt:
+            before = left.parent_config  # None: it was the thread's first turn
+        else:
+            before = left.config if left.created_at is not None else None
+        if before is None:
+            # No earlier state to fork from: start the thread again.
             if isinstance(graph.checkpointer, BaseCheckpointSaver):
-                await graph.checkpointer.adelete_thread(thread_id)
+                await graph.checkpointer.adelete_thread(config["configurable"]["thread_id"])
+            before = config
         # Forked from the checkpoint before the turn, with the thread's metadata.
-        base: RunnableConfig = {**before.config, "metadata": config.get("metadata", {})}
+        base: RunnableConfig = {**before, "metadata": config.get("metadata", {})}
         await graph.aupdate_state(base, dict(payload), as_node=START)
     except Exception:
         # The failed run's own checkpoint, which also holds the message, stays;

@@ -3,6 +3,7 @@ protocol stub, a SQLite checkpointer in a temp dir, the small test KB."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from typing import Any
@@ -274,6 +275,28 @@ async def test_a_failed_turn_leaves_only_the_message(stub, graph, services, earl
     assert stub.chat_requests()[-1]["messages"][-1]["content"] == text
     messages = (await graph.aget_state(thread_config(BOT, ALICE))).values["messages"]
     assert [m.content for m in messages].count(text) == 1
+
+
+@pytest.mark.parametrize("earlier_turns", [0, 2])
+async def test_a_turn_cut_off_by_the_budget_leaves_only_the_message(
+    stub, graph, services, earlier_turns
+) -> None:
+    # The API cancels a turn that runs over its time budget; what the earlier
+    # turns left must stay, and the cut-off one must count for nothing.
+    for _ in range(earlier_turns):
+        stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")
+        await turn(graph, services, "Здравствуйте")
+    earlier = await graph.aget_state(thread_config(BOT, ALICE))
+    dialogue = [m.content for m in earlier.values.get("messages", [])]
+    stub.delay_s = 1.0
+    stub.push(analysis("price_question", frustrated=True))
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(
+            run_turn(graph, services, BOT, ALICE, "Сколько стоит?!", message_id="request:r2"), 0.3
+        )
+    kept = (await graph.aget_state(thread_config(BOT, ALICE))).values
+    assert kept.get("turn", 0) == earlier_turns
+    assert [m.content for m in kept["messages"]] == [*dialogue, "Сколько стоит?!"]
 
 
 async def test_an_answered_request_sent_again_is_a_new_message(stub, graph, services) -> None:
