@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Any
 
@@ -297,6 +298,28 @@ async def test_a_turn_cut_off_by_the_budget_leaves_only_the_message(
     kept = (await graph.aget_state(thread_config(BOT, ALICE))).values
     assert kept.get("turn", 0) == earlier_turns
     assert [m.content for m in kept["messages"]] == [*dialogue, "Сколько стоит?!"]
+
+
+async def test_a_turn_cut_off_during_the_answer_counts_for_nothing(stub, graph, services) -> None:
+    # Cut off after the analysis has counted the turn and a frustrated message:
+    # the run's exit checkpoint holds those counts, and the rollback must drop them.
+    stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")
+    await turn(graph, services, "Здравствуйте")
+
+    def slow_answer(request: dict[str, Any]) -> str:
+        time.sleep(1.0)
+        return "Уточню у коллег."
+
+    stub.push(analysis("price_question", frustrated=True), slow_answer)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(
+            run_turn(graph, services, BOT, ALICE, "Сколько стоит?!", message_id="request:r3"), 0.5
+        )
+    assert len(stub.chat_requests()) == 4, "cut off during the answer call"
+    kept = (await graph.aget_state(thread_config(BOT, ALICE))).values
+    assert kept.get("turn", 0) == 1
+    assert kept.get("frustration_streak", 0) == 0
+    assert [m.content for m in kept["messages"]][-1] == "Сколько стоит?!"
 
 
 async def test_an_answered_request_sent_again_is_a_new_message(stub, graph, services) -> None:
