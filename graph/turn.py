@@ -8,7 +8,9 @@ the message, so the next attempt answers it as if the failed one never ran.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +79,10 @@ async def run_turn(
             durability="exit",
         )
     except BaseException:
-        await _keep_only_the_message(graph, config, attempt, payload)
+        # The API's deadline may fall while the rollback awaits the database; cut
+        # off there, it would leave the failed run's counts (or, on a first turn,
+        # a deleted thread without the message).
+        await _to_the_end(_keep_only_the_message(graph, config, attempt, payload))
         raise
     result = TurnResult(
         answer=state.get("answer", ""),
@@ -94,6 +99,21 @@ async def run_turn(
     )
     metrics.TURNS.labels(phase=result.phase, intent=result.intent).inc()
     return result
+
+
+async def _to_the_end(work: Awaitable[None]) -> None:
+    """Await `work` to its end even when this task is cancelled meanwhile; the
+    cancellation is raised once it is done (the caller still holds the
+    customer's lock until then, so the next turn never sees half a rollback)."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
 
 
 async def _keep_only_the_message(

@@ -322,6 +322,36 @@ async def test_a_turn_cut_off_during_the_answer_counts_for_nothing(stub, graph, 
     assert [m.content for m in kept["messages"]][-1] == "Сколько стоит?!"
 
 
+@pytest.mark.parametrize("earlier_turns", [0, 1])
+async def test_the_budget_running_out_during_the_rollback_does_not_stop_it(
+    stub, graph, services, earlier_turns, monkeypatch
+) -> None:
+    # The LLM fails shortly before the API's deadline, which then falls while the
+    # rollback awaits the database: the rollback must still finish (or the failed
+    # run's counts stay, and on a first turn the thread is left deleted).
+    for _ in range(earlier_turns):
+        stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")
+        await turn(graph, services, "Здравствуйте")
+    update_state = graph.aupdate_state
+
+    async def slow_update_state(*args: Any, **kwargs: Any) -> Any:
+        await asyncio.sleep(0.5)
+        return await update_state(*args, **kwargs)
+
+    monkeypatch.setattr(graph, "aupdate_state", slow_update_state)
+    text = "Сколько можно ждать, сколько стоит касса?!"
+    stub.push(analysis("price_question", frustrated=True))  # the answer call fails
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3):
+            await run_turn(graph, services, BOT, ALICE, text, message_id="request:r4")
+    monkeypatch.undo()
+
+    kept = (await graph.aget_state(thread_config(BOT, ALICE))).values
+    assert kept.get("turn", 0) == earlier_turns
+    assert kept.get("frustration_streak", 0) == 0
+    assert [m.content for m in kept.get("messages", [])][-1:] == [text]
+
+
 async def test_an_answered_request_sent_again_is_a_new_message(stub, graph, services) -> None:
     stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")
     await run_turn(graph, services, BOT, ALICE, "Здравствуйте", message_id="request:r1")
