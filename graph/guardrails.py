@@ -195,17 +195,22 @@ def _section_scope(fact: str) -> set[str]:
 _Scoped = tuple[frozenset[float], frozenset[float], frozenset[str]]
 
 
-def _cities_after(clauses: Sequence[str]) -> frozenset[str]:
+def _cities_after(clause: str, clauses: Sequence[str]) -> frozenset[str]:
     """The cities a figure's clause is followed by when they are only a list that
     ends the line or a parenthesis: "от 140 000 ₸ (Алматы, Астана)", "1–2 дня —
     Алматы, Астана". Not "3 000 ₸, Алматы — бесплатно", where the city begins
-    the next statement."""
+    the next statement, nor "3 000 ₸ (кроме Алматы, Астаны)", a parenthesis that
+    opens after the figure with words other than city names."""
+    after_figure = clause[[m.end() for m in _DIGIT.finditer(clause)][-1] :]
+    _, opened, inside = after_figure.rpartition("(")
+    if opened and inside.strip() and not only_cities(inside):
+        return frozenset()
     listed: set[str] = set()
-    for clause in clauses:
-        if _DIGIT.search(clause) or not only_cities(clause):
+    for following in clauses:
+        if _DIGIT.search(following) or not only_cities(following):
             return frozenset()
-        listed |= cities_in(clause)
-        if ")" in clause:
+        listed |= cities_in(following)
+        if ")" in following:
             break
     return frozenset(listed)
 
@@ -237,7 +242,7 @@ def _fact_figures(fact: str) -> tuple[_Scoped, ...]:
                 scope = scope | named if listing else named
             listing = bool(named) and not figures
             if figures:
-                listed = _cities_after(clauses[i + 1 :])
+                listed = _cities_after(clause, clauses[i + 1 :])
                 own = scope if named else section_scope
                 out.append(
                     (

@@ -404,6 +404,13 @@ def test_the_cities_an_answer_speaks_of(
             "Шымкент",
             [],
         ),
+        # Nor does a parenthesis that names the cities a countrywide figure is not for.
+        (
+            "Доставка оборудования.\n• Доставка по Казахстану 3 000 ₸ (кроме Алматы, Астаны)",
+            "Доставка к вам стоит 3 000 ₸.",
+            "Караганда",
+            [],
+        ),
         # A city that begins the next statement does not scope the figure before it.
         (
             "Доставка оборудования.\n• Доставка 3 000 ₸, Алматы — бесплатно.",
