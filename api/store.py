@@ -88,7 +88,9 @@ UPSERT_PROFILE = (
 UPSERT_CONVERSATION = (
     "INSERT INTO conversations (session_id, user_id, thread_id, turns, created_at, updated_at, "
     "updated_ts) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, user_id) DO UPDATE SET "
-    "turns=excluded.turns, updated_at=excluded.updated_at, updated_ts=excluded.updated_ts"
+    # thread_id too: a row written before thread keys encoded ':' names an old thread.
+    "thread_id=excluded.thread_id, turns=excluded.turns, updated_at=excluded.updated_at, "
+    "updated_ts=excluded.updated_ts"
 )
 
 

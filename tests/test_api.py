@@ -217,6 +217,26 @@ async def test_sqlite_setup_of_the_runbook(stub, api_env, monkeypatch) -> None:
         assert db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0] >= 1
 
 
+async def test_conversation_row_names_the_thread_in_use(stub, api_env) -> None:
+    # A session id with ':' moved to another thread when thread keys began to
+    # encode it; the operations row written before must follow it.
+    from graph.threads import thread_id_for
+
+    stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")
+    request = {**body("Здравствуйте"), "session_id": "wa:BOT", "user_id": "7701"}
+    async with serve_app() as (app, http):
+        store = app.state.runtime.store
+        await store.conn.execute(
+            "INSERT INTO conversations VALUES (?, ?, ?, ?, ?, ?, ?)",
+            ("wa:BOT", "7701", "the-thread-of-the-old-key", 3, "then", "then", 0.0),
+        )
+        await store.conn.commit()
+        assert (await http.post("/api/v1/process", json=request, headers=AUTH)).status_code == 200
+    with sqlite3.connect(load_settings().env.db_path) as db:
+        rows = db.execute("SELECT thread_id, turns FROM conversations").fetchall()
+    assert rows == [(thread_id_for("wa:BOT", "7701"), 1)]
+
+
 # --- idempotency and serialization -------------------------------------------
 
 
