@@ -4,10 +4,10 @@ node updates into it. One checkpointed state per (session_id, user_id) thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypedDict
 
-from langchain_core.messages import AIMessage, AnyMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.graph.message import Messages, add_messages
 
 # How many past answers and KB topics a thread remembers: enough for repetition
@@ -94,6 +94,16 @@ append_answers = _append_capped(ANSWER_MEMORY)
 append_topics = _append_capped(TOPIC_MEMORY)
 
 
+def split_pending(messages: Sequence[Any]) -> tuple[list[AnyMessage], list[AnyMessage]]:
+    """The dialogue up to the bot's last answer, and the customer's messages after
+    it (usually one; more when an earlier turn failed after storing its message)."""
+    dialogue: list[AnyMessage] = [m for m in messages if isinstance(m, HumanMessage | AIMessage)]
+    cut = len(dialogue)
+    while cut and isinstance(dialogue[cut - 1], HumanMessage):
+        cut -= 1
+    return dialogue[:cut], dialogue[cut:]
+
+
 def add_dialogue_messages(left: Messages, right: Messages) -> Messages:
     """`add_messages`, except that a customer message whose id is one the bot has
     already answered comes in as a new message rather than replacing the old one.
@@ -104,9 +114,7 @@ def add_dialogue_messages(left: Messages, right: Messages) -> Messages:
     replacing the answered one in the middle of the dialogue would leave the turn
     nothing new to answer.
     """
-    dialogue = left if isinstance(left, list) else [left]
-    last_answer = max((i for i, m in enumerate(dialogue) if isinstance(m, AIMessage)), default=-1)
-    answered = {m.id for m in dialogue[: last_answer + 1] if isinstance(m, BaseMessage)}
+    answered = {m.id for m in split_pending(left if isinstance(left, list) else [left])[0]}
     if answered and isinstance(right, list):
         renewed: Messages = [
             m.model_copy(update={"id": None})

@@ -6,9 +6,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import AnyMessage, HumanMessage
 
 from graph.prompts import FIELD_NAMES_RU, SPEAKER_BOT, SPEAKER_CUSTOMER
+from graph.state import split_pending
 
 # Contact data reaches the LLM only as "known": it never needs the digits, and
 # what it does not see it cannot repeat into an answer.
@@ -24,27 +25,19 @@ def message_text(message: AnyMessage) -> str:
     )
 
 
-def _split_pending(messages: Sequence[AnyMessage]) -> tuple[list[AnyMessage], list[AnyMessage]]:
-    dialogue: list[AnyMessage] = [m for m in messages if isinstance(m, HumanMessage | AIMessage)]
-    cut = len(dialogue)
-    while cut and isinstance(dialogue[cut - 1], HumanMessage):
-        cut -= 1
-    return dialogue[:cut], dialogue[cut:]
-
-
 def pending_customer_text(messages: Sequence[AnyMessage]) -> str:
     """Everything the customer wrote since the bot's last answer.
 
     Usually one message; more when an earlier turn failed (LLM down) after its
     message was stored, so nothing the customer said goes unanswered.
     """
-    _, pending = _split_pending(messages)
+    _, pending = split_pending(messages)
     return "\n".join(message_text(m) for m in pending).strip()
 
 
 def history_before_pending(messages: Sequence[AnyMessage], turns: int) -> list[AnyMessage]:
     """The last `turns` exchanges before the customer's unanswered messages."""
-    answered, _ = _split_pending(messages)
+    answered, _ = split_pending(messages)
     return answered[-2 * turns :]
 
 
