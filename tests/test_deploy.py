@@ -506,9 +506,14 @@ def test_access_log_names_no_customer(proxy: Proxy) -> None:
         f"{proxy.http}/api/v1/users/{phone}/profile", headers={"Host": "localhost"}, timeout=10
     )
     assert redirect.status_code == 301
+    with proxy.client() as client:
+        # Odd spellings of the route: upper case, and an id split by an encoded '/'.
+        for path in (f"/API/V1/USERS/{phone}/profile", "/api/v1/users/7702%2F0000042/profile"):
+            client.get(path, headers={"Authorization": f"Bearer {API_KEY}"})
     logged = proxy.access_log.read_text(encoding="utf-8")
-    assert logged.count('"GET /api/v1/users/-/profile HTTP/1.1" ') == 2, logged
-    assert phone not in logged
+    assert logged.count('"GET /api/v1/users/-/profile HTTP/1.1" ') == 3, logged
+    assert logged.count('"GET /api/v1/users/- HTTP/1.1" ') == 1, logged
+    assert phone not in logged and "0000042" not in logged
 
 
 @pytest.mark.slow
