@@ -115,17 +115,13 @@ def add_dialogue_messages(left: Messages, right: Messages) -> Messages:
     nothing new to answer.
     """
     answered = {m.id for m in split_pending(left if isinstance(left, list) else [left])[0]}
-    if answered and isinstance(right, list):
-        renewed: Messages = [
-            m.model_copy(update={"id": None})
-            if isinstance(m, HumanMessage) and m.id in answered
-            else m
-            for m in right
-        ]
-        return add_messages(left, renewed)
-    if isinstance(right, HumanMessage) and right.id in answered:
-        return add_messages(left, right.model_copy(update={"id": None}))
-    return add_messages(left, right)
+    if not answered:
+        return add_messages(left, right)
+    renewed: Messages = [
+        m.model_copy(update={"id": None}) if isinstance(m, HumanMessage) and m.id in answered else m
+        for m in (right if isinstance(right, list) else [right])
+    ]
+    return add_messages(left, renewed)
 
 
 class InputState(TypedDict, total=False):
