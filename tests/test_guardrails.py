@@ -306,13 +306,33 @@ def test_figures_are_scoped_by_clause_not_by_line(
     assert guard.check(data(answer, profile={"city": "Караганда"}, kb_facts=facts)) == codes
 
 
-def test_a_city_parameter_scopes_the_whole_section(guard: Guard) -> None:
-    facts = ["Доставка по городу.\n• Город: Алматы\n• Бесплатная доставка: от 140 000 ₸"]
-    answer = "Доставка бесплатная от 140 000 ₸."
-    assert guard.check(data(answer, profile={"city": "Астана"}, kb_facts=facts)) == [
+@pytest.mark.parametrize(
+    ("fact", "answer", "elsewhere", "home"),
+    [
+        # A "Город:" parameter.
+        (
+            "Доставка по городу.\n• Город: Алматы\n• Бесплатная доставка: от 140 000 ₸",
+            "Доставка бесплатная от 140 000 ₸.",
+            "Астана",
+            "Алматы",
+        ),
+        # A summary line that names a city.
+        (
+            "Акция в Шымкенте — специальное предложение при открытии филиала.\n• Скидка: 30%",
+            "Сейчас действует скидка 30% на тарифы Lite и Standard.",
+            "Алматы",
+            "Шымкент",
+        ),
+    ],
+)
+def test_a_city_named_for_the_whole_section_scopes_its_figures(
+    guard: Guard, fact: str, answer: str, elsewhere: str, home: str
+) -> None:
+    facts = [fact]
+    assert guard.check(data(answer, profile={"city": elsewhere}, kb_facts=facts)) == [
         "other_city_figure"
     ]
-    assert guard.check(data(answer, profile={"city": "Алматы"}, kb_facts=facts)) == []
+    assert guard.check(data(answer, profile={"city": home}, kb_facts=facts)) == []
 
 
 def test_both_ends_of_a_percent_range_are_given(guard: Guard) -> None:
@@ -447,12 +467,3 @@ def test_repair_rechecks_what_pointed_back_to_a_dropped_sentence(guard: Guard) -
     fixed = guard.repair(item, guard.check(item))
     assert "30%" not in fixed
     assert guard.check(data(fixed, profile={"city": "Алматы"}, kb_facts=CITY_FACTS)) == []
-
-
-def test_a_summary_line_naming_a_city_scopes_the_section(guard: Guard) -> None:
-    facts = ["Акция в Шымкенте — специальное предложение при открытии филиала.\n• Скидка: 30%"]
-    answer = "Сейчас действует скидка 30% на тарифы Lite и Standard."
-    assert guard.check(data(answer, profile={"city": "Алматы"}, kb_facts=facts)) == [
-        "other_city_figure"
-    ]
-    assert guard.check(data(answer, profile={"city": "Шымкент"}, kb_facts=facts)) == []
