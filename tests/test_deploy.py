@@ -170,6 +170,7 @@ def write_nginx_conf(prefix: Path, site: str, *, rate_limit: bool) -> Path:
     rate-limit snippet in the http context, where the real server has conf.d)."""
     prefix.mkdir(parents=True, exist_ok=True)
     site = replace(site, "/var/log/nginx/access.log", f"{prefix}/access.log", count=2)
+    site = replace(site, "/var/log/nginx/error.log", f"{prefix}/error.log")
     (prefix / "site.conf").write_text(site, encoding="utf-8")
     # As root, the master drops its workers to `user` (default nobody, who could
     # not read the temp dirs); as anyone else the directive is ignored, so leave it out.
@@ -553,12 +554,22 @@ def test_service_down_is_502_json_and_allowlist_refuses_others(
     cert, key = certificate
     dead = Ports(http=free_port(), https=free_port(), upstream=free_port())
     site = render_site(cert, key, dead)
-    with running_nginx(nginx, write_nginx_conf(tmp_path / "open", site, rate_limit=False), dead):
+    open_conf = write_nginx_conf(tmp_path / "open", site, rate_limit=False)
+    phone = "77020000042"
+    with running_nginx(nginx, open_conf, dead):
         context = ssl.create_default_context(cafile=str(cert))
         with httpx.Client(base_url=f"https://localhost:{dead.https}", verify=context) as client:
             response = client.get("/health")
-    assert response.status_code == 502
-    assert response.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+            profile = client.get(f"/API/v1/users/{phone}/profile")
+    for answer in (response, profile):
+        assert answer.status_code == 502
+        assert answer.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    # nginx's error log records a failed connection with the whole request line:
+    # it does for /health, and must not for the profile route, whose path holds a
+    # phone number.
+    errors = (open_conf.parent / "error.log").read_text(encoding="utf-8")
+    assert "GET /health " in errors, errors
+    assert phone not in errors, errors
 
     closed = Ports(http=free_port(), https=free_port(), upstream=free_port())
     site = render_site(cert, key, closed, allow=("203.0.113.10",))
