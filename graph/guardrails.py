@@ -70,7 +70,20 @@ _FACTORS = (
     (("т", "k", "к"), 1_000),
 )
 _DIGIT = re.compile(r"\d")
-_FIGURE_CODES = frozenset({"unknown_price", "unknown_percent", "other_city_figure"})
+_FIGURE_CODES = frozenset(
+    {"unknown_price", "unknown_percent", "other_city_figure", "wrong_price_period"}
+)
+# How often an amount is paid, read right after it: "150 000 ₸ в год", "5 000 ₸/мес",
+# "168 000 ₸ разово". A model that writes "в месяц" for the KB's "в год" keeps the
+# KB's number and names a price twelve times off, so the value alone cannot vouch
+# for it. A period written before the amount ("в месяц Mini стоит …") is not read.
+_PERIOD_AFTER = re.compile(
+    r"\s*(?:/\s*|(?:в|за)\s+)?(?:"
+    r"(?P<month>мес(?:яц\w*|\.|\b)|ежемесячн\w*)|"
+    r"(?P<year>год(?:а|у)?\b|ежегодн\w*)|"
+    r"(?P<once>(?:едино|одно)?разов\w*|однократн\w*))",
+    re.IGNORECASE,
+)
 
 
 def _to_int(match: re.Match[str]) -> int:
@@ -85,13 +98,20 @@ def _to_int(match: re.Match[str]) -> int:
     return round(whole * factor)
 
 
-def money_amounts(text: str) -> set[int]:
-    """Amounts of money named in `text` (with a currency), normalized to integers."""
-    amounts = set()
+def priced_amounts(text: str) -> list[tuple[int, str | None]]:
+    """Amounts of money named in `text` (with a currency), normalized to integers,
+    each with the period written right after it ("month", "year", "once") or None."""
+    found = []
     for pattern in (_MONEY_AFTER, _MONEY_BEFORE):
         for match in pattern.finditer(text):
-            amounts.add(_to_int(match))
-    return amounts
+            period = _PERIOD_AFTER.match(text, match.end())
+            found.append((_to_int(match), period.lastgroup if period else None))
+    return found
+
+
+def money_amounts(text: str) -> set[int]:
+    """Amounts of money named in `text` (with a currency), normalized to integers."""
+    return {value for value, _ in priced_amounts(text)}
 
 
 def percents(text: str) -> set[float]:
@@ -152,6 +172,13 @@ class Figures:
 class AllowedFigures:
     amounts: Figures
     percents: Figures
+    periods: dict[float, set[str | None]] = field(default_factory=dict)
+    """The periods the facts give each amount with (None: a number without one)."""
+
+    def wrong_period(self, value: float, period: str | None) -> bool:
+        """Whether the facts give `value` only with periods other than `period`."""
+        given = self.periods.get(value)
+        return period is not None and given is not None and not given & {None, period}
 
 
 # A clause of a fact line: figures inherit the city named earlier in the line
@@ -254,13 +281,30 @@ def _fact_figures(fact: str) -> tuple[_Scoped, ...]:
     return tuple(out)
 
 
+@functools.lru_cache(maxsize=4096)
+def _fact_periods(fact: str) -> tuple[tuple[int, str | None], ...]:
+    """(amount, period) for every number of a section's facts; a number that is
+    not an amount with a currency ("Цены, ₸:" in a header line) has no period."""
+    out: list[tuple[int, str | None]] = []
+    for line in fact.splitlines():
+        if not _DIGIT.search(line):
+            continue
+        priced = priced_amounts(line)
+        out.extend(priced)
+        out.extend((n, None) for n in numbers_in([line]) - {value for value, _ in priced})
+    return tuple(out)
+
+
 def allowed_figures(kb_facts: Iterable[str], allow_list: Iterable[float] = ()) -> AllowedFigures:
-    """Amounts and percentages the facts give, each anywhere or for its cities."""
+    """Amounts and percentages the facts give, each anywhere or for its cities,
+    and the periods each amount is given with."""
     allowed = AllowedFigures(Figures(set(allow_list)), Figures(set(_ALWAYS_FINE_PERCENTS)))
     for fact in kb_facts:
         for amounts, shares, scope in _fact_figures(fact):
             allowed.amounts.add(amounts, scope)
             allowed.percents.add(shares, scope)
+        for value, period in _fact_periods(fact):
+            allowed.periods.setdefault(value, set()).add(period)
     return allowed
 
 
@@ -348,7 +392,8 @@ class Guard:
     ) -> list[str]:
         """Codes for one sentence; `cities` are those it speaks of (see `_in_context`)."""
         codes = []
-        verdicts = {allowed.amounts.verdict(a, cities) for a in money_amounts(sentence)}
+        priced = priced_amounts(sentence)
+        verdicts = {allowed.amounts.verdict(a, cities) for a, _ in priced}
         if "unknown" in verdicts:
             codes.append("unknown_price")
         shares = {allowed.percents.verdict(p, cities) for p in percents(sentence)}
@@ -356,6 +401,8 @@ class Guard:
             codes.append("unknown_percent")
         if "other_city" in verdicts | shares:
             codes.append("other_city_figure")
+        if any(allowed.wrong_period(a, period) for a, period in priced):
+            codes.append("wrong_price_period")
         if data.turn > 1 and not data.returning and self._is_greeting(sentence):
             codes.append("greeting_repeated")
         if self.reasks(sentence, data.profile):

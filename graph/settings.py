@@ -26,6 +26,7 @@ GuardCode = Literal[
     "unknown_price",
     "unknown_percent",
     "other_city_figure",
+    "wrong_price_period",
     "greeting_repeated",
     "too_many_questions",
     "reasked_known_field",

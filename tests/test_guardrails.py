@@ -467,3 +467,51 @@ def test_repair_rechecks_what_pointed_back_to_a_dropped_sentence(guard: Guard) -
     fixed = guard.repair(item, guard.check(item))
     assert "30%" not in fixed
     assert guard.check(data(fixed, profile={"city": "Алматы"}, kb_facts=CITY_FACTS)) == []
+
+
+# "Lite — 150 000 ₸ в месяц" names the KB's number for a price twelve times off:
+# an amount's period must be one the facts give it with.
+PERIOD_FACTS = [
+    "Тарифы Wipon:\n• Mini — 5 000 ₸ в месяц.\n• Lite — 150 000 ₸ в год.\n"
+    "• ТИС в рассрочку: 265 000 ₸ в год, или 22 084 ₸ в месяц.\n"
+    "• Комплект Standard — 168 000 ₸ разово.\n• Моноблок POS DUO — 220 000 ₸.",
+    "Тариф Standard — 220 000 ₸ в год.",
+]
+
+
+@pytest.mark.parametrize(
+    ("answer", "codes"),
+    [
+        ("Тариф Lite стоит 150 000 ₸ в год.", []),
+        ("Тариф Lite стоит 150 000 ₸ за год.", []),
+        ("Тариф Lite стоит 150 000 ₸ в месяц.", ["wrong_price_period"]),
+        ("Тариф Lite — 150 000 тенге ежемесячно.", ["wrong_price_period"]),
+        ("Тариф Mini — 5 000 ₸/мес.", []),
+        ("Тариф Mini — 5 000 ₸ в год.", ["wrong_price_period"]),
+        ("Рассрочка ТИС — 22 084 ₸ в месяц, всего 265 000 ₸ в год.", []),
+        ("Рассрочка ТИС — 22 084 ₸ в год.", ["wrong_price_period"]),
+        ("Комплект Standard — 168 000 ₸ в месяц.", ["wrong_price_period"]),
+        ("Комплект Standard — 168 000 ₸ единоразово.", []),
+        # An amount without a period, or with the period before it, is not judged.
+        ("Тариф Lite стоит 150 000 ₸, это годовая подписка.", []),
+        ("В месяц Mini стоит 5 000 ₸.", []),
+        # The facts also give 220 000 ₸ without a period (POS DUO): not judged.
+        ("Тариф Standard — 220 000 ₸ в месяц.", []),
+    ],
+)
+def test_an_amount_is_named_with_a_period_the_facts_give(
+    guard: Guard, answer: str, codes: list[str]
+) -> None:
+    assert guard.check(data(answer, kb_facts=PERIOD_FACTS)) == codes
+
+
+def test_repair_drops_an_amount_with_the_wrong_period(guard: Guard) -> None:
+    item = data(
+        "Тариф Mini — 5 000 ₸ в месяц. Lite обойдётся в 150 000 ₸ в месяц. Сколько у вас точек?",
+        kb_facts=PERIOD_FACTS,
+    )
+    assert guard.check(item) == ["wrong_price_period"]
+    fixed = guard.repair(item, guard.check(item))
+    assert "150 000" not in fixed and "5 000 ₸ в месяц" in fixed
+    assert fixed.endswith(load_settings().guards.unknown_fact_answer + " Сколько у вас точек?")
+    assert guard.check(data(fixed, kb_facts=PERIOD_FACTS)) == []
