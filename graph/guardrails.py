@@ -109,11 +109,6 @@ def priced_amounts(text: str) -> list[tuple[int, str | None]]:
     return found
 
 
-def money_amounts(text: str) -> set[int]:
-    """Amounts of money named in `text` (with a currency), normalized to integers."""
-    return {value for value, _ in priced_amounts(text)}
-
-
 def percents(text: str) -> set[float]:
     """Percentages named in `text` ("90%", "15 процентов")."""
     return {float(m.group(1).replace(",", ".")) for m in _PERCENT.finditer(text)}
@@ -219,7 +214,18 @@ def _section_scope(fact: str) -> set[str]:
     return set() if _COUNTRYWIDE.search(summary) else cities_in(summary)
 
 
-_Scoped = tuple[frozenset[float], frozenset[float], frozenset[str]]
+_Period = tuple[int, str | None]
+_Scoped = tuple[frozenset[float], frozenset[float], frozenset[str], frozenset[_Period]]
+
+
+def _figures_of(text: str, scope: frozenset[str]) -> _Scoped:
+    """(amounts, percentages, cities, (amount, period) pairs) of a line or clause.
+    Every number counts as an amount: a fact may put the currency in a header
+    line ("Цены, ₸:"), and such a number has no period."""
+    numbers = numbers_in([text])
+    priced = priced_amounts(text)
+    periods = {*priced, *((n, None) for n in numbers - {value for value, _ in priced})}
+    return frozenset(numbers), frozenset(_fact_percents(text)), scope, frozenset(periods)
 
 
 def _cities_after(clause: str, clauses: Sequence[str]) -> frozenset[str]:
@@ -244,8 +250,8 @@ def _cities_after(clause: str, clauses: Sequence[str]) -> frozenset[str]:
 
 @functools.lru_cache(maxsize=4096)
 def _fact_figures(fact: str) -> tuple[_Scoped, ...]:
-    """(amounts, percentages, cities) of one KB section's facts, the cities empty
-    for figures valid anywhere. Cached: the same sections come back turn after
+    """The figures of one KB section's facts (`_figures_of`), by line or clause,
+    the cities empty for figures valid anywhere. Cached: the same sections come back turn after
     turn, and a turn checks its facts once per draft."""
     out: list[_Scoped] = []
     section_scope = frozenset(_section_scope(fact))
@@ -253,9 +259,7 @@ def _fact_figures(fact: str) -> tuple[_Scoped, ...]:
         if not _DIGIT.search(line):
             continue  # no figure; a city named here scopes nothing
         if not section_scope and not cities_in(line):
-            out.append(
-                (frozenset(numbers_in([line])), frozenset(_fact_percents(line)), section_scope)
-            )
+            out.append(_figures_of(line, section_scope))
             continue
         scope = section_scope
         listing = False  # the previous clause was only a city: "Алматы, Астана, …"
@@ -271,27 +275,7 @@ def _fact_figures(fact: str) -> tuple[_Scoped, ...]:
             if figures:
                 listed = _cities_after(clause, clauses[i + 1 :])
                 own = scope if named else section_scope
-                out.append(
-                    (
-                        frozenset(numbers_in([clause])),
-                        frozenset(_fact_percents(clause)),
-                        own | listed if listed else scope,
-                    )
-                )
-    return tuple(out)
-
-
-@functools.lru_cache(maxsize=4096)
-def _fact_periods(fact: str) -> tuple[tuple[int, str | None], ...]:
-    """(amount, period) for every number of a section's facts; a number that is
-    not an amount with a currency ("Цены, ₸:" in a header line) has no period."""
-    out: list[tuple[int, str | None]] = []
-    for line in fact.splitlines():
-        if not _DIGIT.search(line):
-            continue
-        priced = priced_amounts(line)
-        out.extend(priced)
-        out.extend((n, None) for n in numbers_in([line]) - {value for value, _ in priced})
+                out.append(_figures_of(clause, own | listed if listed else scope))
     return tuple(out)
 
 
@@ -300,11 +284,11 @@ def allowed_figures(kb_facts: Iterable[str], allow_list: Iterable[float] = ()) -
     and the periods each amount is given with."""
     allowed = AllowedFigures(Figures(set(allow_list)), Figures(set(_ALWAYS_FINE_PERCENTS)))
     for fact in kb_facts:
-        for amounts, shares, scope in _fact_figures(fact):
+        for amounts, shares, scope, periods in _fact_figures(fact):
             allowed.amounts.add(amounts, scope)
             allowed.percents.add(shares, scope)
-        for value, period in _fact_periods(fact):
-            allowed.periods.setdefault(value, set()).add(period)
+            for value, period in periods:
+                allowed.periods.setdefault(value, set()).add(period)
     return allowed
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from graph.guardrails import Guard, GuardInput, money_amounts
+from graph.guardrails import Guard, GuardInput, priced_amounts
 from graph.settings import load_settings
 
 FACTS = ["Тариф Standard — 220 000 ₸ в год.\nКомплект оборудования — 168 000 ₸."]
@@ -24,17 +24,19 @@ def data(answer: str, **kw: object) -> GuardInput:
 @pytest.mark.parametrize(
     ("text", "amounts"),
     [
-        ("Стоит 220 000 ₸ в год", {220000}),
-        ("всего 220000 тенге", {220000}),
-        ("от 15 тыс. тг", {15000}),
-        ("около $300", {300}),
-        ("2 500 руб.", {2500}),
-        ("у нас 3 магазина и 1500 товаров", set()),
-        ("звоните 8 701 234 56 78", set()),
+        ("Стоит 220 000 ₸ в год", [(220000, "year")]),
+        ("всего 220000 тенге", [(220000, None)]),
+        ("от 15 тыс. тг/мес", [(15000, "month")]),
+        ("около $300 ежемесячно", [(300, "month")]),
+        ("2 500 руб. разово", [(2500, "once")]),
+        ("5 000 ₸ в месяц, то есть 60 000 ₸ за год", [(5000, "month"), (60000, "year")]),
+        ("150 000 ₸, годовая подписка", [(150000, None)]),
+        ("у нас 3 магазина и 1500 товаров", []),
+        ("звоните 8 701 234 56 78", []),
     ],
 )
-def test_money_amounts(text: str, amounts: set[int]) -> None:
-    assert money_amounts(text) == amounts
+def test_priced_amounts(text: str, amounts: list[tuple[int, str | None]]) -> None:
+    assert priced_amounts(text) == amounts
 
 
 def test_clean_answer_passes(guard: Guard) -> None:
