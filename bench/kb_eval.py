@@ -1,7 +1,7 @@
 """Retrieval benchmark with a tuning/held-out split of the dev questions.
 
     .venv/bin/python bench/kb_eval.py [--kb ../shared/wipon_kb]
-        [--queries ../shared/eval/kb_questions_dev.jsonl] [--search] [--ceiling]
+        [--queries ../shared/eval/kb_questions_dev.jsonl] [--search] [--ceiling] [--dense]
 
 Prints hit@1 / hit@5 / mrr@10 on the whole file and on two random halves (fixed
 seed): the ranking weights in kb/lexical.py were tuned on the "tune" half only, so
@@ -148,6 +148,12 @@ def main() -> int:
     parser.add_argument(
         "--ceiling", action="store_true", help="also rank with the gold category known"
     )
+    parser.add_argument(
+        "--dense",
+        action="store_true",
+        help="hybrid: fuse the model of kb.dense (KB_DENSE_MODEL) with the lexical ranking;"
+        " its index is kept under kb.cache_dir (KB_CACHE_DIR), built only once",
+    )
     args = parser.parse_args()
 
     rows = []
@@ -167,6 +173,10 @@ def main() -> int:
         kb = open_kb(kb_settings)
         load_s = time.perf_counter() - started
     print(f"KB {args.kb}: {len(kb)} sections; build {build_s:.2f} s, cached load {load_s:.2f} s")
+    if args.dense:
+        started = time.perf_counter()
+        kb = open_kb(settings.model_copy(update={"path": args.kb}), dense=True)
+        print(f"dense {settings.dense.model}: opened in {time.perf_counter() - started:.2f} s")
     for name, part in (("all", rows), ("tune", tune), ("held", held)):
         print(f"{name:>5} {json.dumps(figures(kb, part))}")
     if args.ceiling:
