@@ -251,8 +251,10 @@ class DenseIndex:
         self.query_prefix = query_prefix
         # Score fusion needs every section's similarity, so each query is scored
         # against every vector: one exact matrix product (11.5k vectors for the
-        # company KB: about 2 ms). FAISS stores and persists the vectors.
-        self._matrix = index.reconstruct_n(0, int(index.ntotal))
+        # company KB: about 2 ms) over a view of the flat index's own storage
+        # (no second copy of the vectors). FAISS stores and persists them.
+        total, dim = int(index.ntotal), int(index.d)
+        self._matrix = faiss.rev_swig_ptr(index.get_xb(), total * dim).reshape(total, dim)
         lines = np.arange(self.size, len(owner))
         order = lines[np.argsort(owner[lines], kind="stable")]
         self._line_order = order
