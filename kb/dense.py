@@ -28,6 +28,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +44,8 @@ from kb.types import Section
 
 if TYPE_CHECKING:
     from graph.settings import DenseSettings
+
+log = logging.getLogger(__name__)
 
 DENSE_VERSION = "2"
 """Bump when document texts or the index layout change: part of the cache key."""
@@ -280,7 +284,16 @@ class DenseIndex:
             for line in line_texts(section):
                 texts.append(document_prefix + line)
                 owner.append(number)
+        # Minutes for a large KB on a CPU: say so, or a start looks hung.
+        log.info(
+            "dense index: embedding %d texts (%d sections) with %s",
+            len(texts),
+            len(sections),
+            embeddings_id(embeddings),
+        )
+        started = time.perf_counter()
         matrix = _normalized(embeddings.embed_documents(texts))
+        log.info("dense index: embedded in %.1f s", time.perf_counter() - started)
         index = faiss.IndexFlatIP(matrix.shape[1])
         index.add(matrix)
         owners = np.asarray(owner, dtype=np.int32)

