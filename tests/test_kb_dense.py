@@ -222,13 +222,16 @@ def test_a_section_is_as_similar_as_its_whole_and_its_best_line(tmp_path: Path) 
 
 
 @pytest.mark.parametrize("fusion", ["zscore", "rrf"])
-def test_both_fusions_let_the_dense_side_decide_a_lexical_tie(tmp_path: Path, fusion: str) -> None:
+def test_both_fusions_let_a_confident_dense_side_overturn_the_lexical_order(
+    tmp_path: Path, fusion: str
+) -> None:
     settings = kb_settings(tmp_path / "cache").model_copy(
         update={"dense": DenseSettings(model="ai-forever/FRIDA", fusion=fusion)}
     )
     kb = open_kb(settings, dense=True, embeddings=ScriptedEmbeddings())
     assert kb.fusion == fusion
-    # "доставка" ties delivery sections lexically; the model prefers the pricing one.
+    # Lexically "доставка" ranks delivery_cost_kits first (test_fusion_changes_the_ranking);
+    # the model puts the pricing section first and the delivery one last.
     assert kb.search("доставка", 1)[0].topic == "pricing_delivery_cost"
 
 
