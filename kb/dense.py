@@ -259,12 +259,12 @@ class DenseIndex:
         # (no second copy of the vectors). FAISS stores and persists them.
         total, dim = int(index.ntotal), int(index.d)
         self._matrix = faiss.rev_swig_ptr(index.get_xb(), total * dim).reshape(total, dim)
+        # Line rows grouped by section, for one max-reduction per section.
         lines = np.arange(self.size, len(owner))
-        order = lines[np.argsort(owner[lines], kind="stable")]
-        self._line_order = order
-        grouped = owner[order]
-        self._line_starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
-        self._line_sections = grouped[self._line_starts] if len(order) else grouped
+        self._line_order = lines[np.argsort(owner[lines], kind="stable")]
+        grouped = owner[self._line_order]
+        self._line_starts = np.flatnonzero(np.diff(grouped, prepend=-1))
+        self._line_sections = grouped[self._line_starts]
         # The same question recurs (objection strategies use fixed KB queries);
         # embedding it costs far more than a lookup.
         self._embed_query = functools.lru_cache(maxsize=1024)(self._embed_query_uncached)
