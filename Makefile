@@ -1,39 +1,71 @@
 # Developer entry points. Every target installs what it needs first, so a fresh
 # machine with only python3 and make can run `make run` and `make test`.
+#
+#   make setup      the service's dependencies (what `make run` needs)
+#   make setup-dev  those plus the development tools (tests, lint, Studio)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+# Editable in setuptools' compat mode: the checkout's root is on the venv's path,
+# so the test tree's support code (tests.support: the Ollama stub, the dialogue
+# harness) is importable by the benchmarks and `salesbot dialogues`; the wheel
+# built from pyproject.toml still holds only the service's packages.
+PIP_INSTALL := $(BIN)/python -m pip install --progress-bar on \
+	--config-settings editable_mode=compat --editable
+STUDIO_PORT ?= 2024
+STUB_PORT ?= 11434
 
-.PHONY: setup run test lint chat studio clean
+.PHONY: setup setup-dev run test test-fast lint chat studio stub clean
 
-setup: $(STAMP)
+setup: $(RUN_STAMP)
+setup-dev: $(DEV_STAMP)
 
-# Re-install only when the dependency list changes; a stamp keeps `setup` idempotent.
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+
+# Re-install only when the dependency list changes; the stamps keep both
+# targets idempotent.
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@echo "== installing the service's dependencies into $(VENV) (first time: about a minute)"
+	$(PIP_INSTALL) .
+	touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	@echo "== installing the service and the development tools into $(VENV) (first time: a few minutes)"
+	$(PIP_INSTALL) '.[dev]'
+	touch $(RUN_STAMP) $(DEV_STAMP)
 
 # Without API_KEY the service refuses to start; for a local run it then makes a
 # one-off key (DEV_MODE) and prints it.
 run: setup
 	@if [ -z "$$API_KEY" ]; then export DEV_MODE=true; fi; exec $(BIN)/salesbot serve
 
-test: setup
+# The whole suite, slow end-to-end tests included (what CI runs).
+test: setup-dev
 	$(BIN)/python -m pytest -q
 
-lint: setup
+# Without the tests that start external processes (nginx, uvicorn, langgraph dev).
+test-fast: setup-dev
+	$(BIN)/python -m pytest -q -m "not slow"
+
+lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 chat: setup
 	$(BIN)/salesbot chat
 
-studio: setup
-	LANGGRAPH_CLI_NO_ANALYTICS=1 $(BIN)/langgraph dev --no-browser
+studio: setup-dev
+	LANGGRAPH_CLI_NO_ANALYTICS=1 $(BIN)/langgraph dev --no-browser --port $(STUDIO_PORT)
+
+# The Ollama-protocol stub in demo mode: try the bot without a GPU.
+stub: setup
+	$(BIN)/python -m tests.support.ollama_stub --port $(STUB_PORT) --demo
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .import_linter_cache

@@ -1,37 +1,35 @@
-"""The FastAPI application: start-up (settings, KB, LLM client, SQLite), error
-handling, request-size limit, and the routers.
-
-`create_app()` is the uvicorn factory. Everything heavy is built in the
-lifespan, once, and reaches the routes through `app.state.runtime`.
-"""
+"""The FastAPI application: its factory (`create_app`, uvicorn's entry) and its
+lifespan, which builds everything heavy once — the KB, the LLM client, the
+SQLite connections — and hands it to the routes as `app.state.runtime`."""
 
 from __future__ import annotations
 
 import logging
 import secrets
 import sys
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import metrics
 from api.concurrency import KeyedLocks, SlidingWindowLimiter
-from api.deps import Runtime
-from api.errors import error_response, install_error_handlers, log_unexpected
+from api.deps import lacks_valid_key
 from api.kb_reload import install_reload_signal, remove_reload_signal
-from api.logs import configure_logging
-from api.routes import router
+from api.routes import api_router, ops_router
+from api.runtime import Runtime
 from api.store import open_store
+from core.http import BodySizeLimit, CatchAll, CountErrors, install_error_handlers
+from core.logs import configure_logging
+from core.settings import Settings, SettingsError, load_settings
 from graph.builder import compile_graph
 from graph.context import build_services
 from graph.memory import open_checkpointer
-from graph.settings import Settings, SettingsError, load_settings
 from kb import KBHolder
 
 log = logging.getLogger("salesbot.api")
 
-MAX_BODY_BYTES = 1024 * 1024
+Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def resolve_api_key(settings: Settings) -> str:
@@ -50,101 +48,18 @@ def resolve_api_key(settings: Settings) -> str:
     )
 
 
-class BodySizeLimit:
-    """413 for bodies over the limit, whether declared (Content-Length) or streamed.
-
-    A chunked body is read here, up to the limit, and replayed to the app: the
-    limit is checked before any parsing, and a body within it costs one copy.
-    """
-
-    def __init__(self, app: ASGIApp, limit: int = MAX_BODY_BYTES):
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        too_large = error_response(413, "Request body is larger than 1 MB")
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None:
-            if declared.isdigit() and int(declared) > self.limit:
-                await too_large(scope, receive, send)
-                return
-            await self.app(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await too_large(scope, receive, send)
-                return
-            chunks.append(chunk)
-            if not message.get("more_body", False):
-                break
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if replayed:
-                return await receive()
-            replayed = True
-            return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
-
-        await self.app(scope, replay, send)
-
-
-class CatchAll:
-    """Answers 500 INTERNAL for any unhandled exception and does not re-raise it:
-    the server's own error log would print the exception message, which may
-    quote customer text."""
-
-    def __init__(self, app: ASGIApp):
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as exc:
-            log_unexpected(exc)
-            if not started:
-                await error_response(500, "Internal error")(scope, receive, send)
-
-
-def create_app(settings: Settings | None = None) -> FastAPI:
-    settings = settings or load_settings()
-    configure_logging(settings.env.log_level)
-    api_key = resolve_api_key(settings)
-
+def _lifespan(settings: Settings, api_key: str) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         env = settings.env
-        timeout_s, busy_ms = env.sqlite_timeout_seconds, env.sqlite_busy_timeout_ms
         async with AsyncExitStack() as stack:
-            graphs = []
-            for _ in range(settings.api.memory_connections):
-                saver = await stack.enter_async_context(
-                    open_checkpointer(env.db_path, timeout_s=timeout_s, busy_timeout_ms=busy_ms)
+            graphs = [
+                compile_graph(
+                    await stack.enter_async_context(open_checkpointer(env.db_path, env.sqlite))
                 )
-                graphs.append(compile_graph(saver))
-            store = await stack.enter_async_context(
-                open_store(env.db_path, timeout_s=timeout_s, busy_timeout_ms=busy_ms)
-            )
+                for _ in range(settings.api.memory_connections)
+            ]
+            store = await stack.enter_async_context(open_store(env.db_path, env.sqlite))
             await store.purge_expired(settings.api.idempotency_ttl_s)
             kb = KBHolder(settings.kb, dense=settings.flags.dense_retrieval)
             services = build_services(settings, kb=kb)
@@ -173,14 +88,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
             log.info("stopping")
 
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.env.log_level)
+    api_key = resolve_api_key(settings)
     app = FastAPI(
         title="Wipon sales bot",
         version="0.1.0",
         description="One customer message in, one grounded Russian sales answer out.",
-        lifespan=lifespan,
+        lifespan=_lifespan(settings, api_key),
     )
-    install_error_handlers(app)
-    app.include_router(router)
+    install_error_handlers(app, unauthorized=lacks_valid_key)
+    app.include_router(api_router)
+    app.include_router(ops_router)
     app.add_middleware(CatchAll)
     app.add_middleware(BodySizeLimit)
+    app.add_middleware(CountErrors, counter=metrics.ERRORS)
     return app

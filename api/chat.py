@@ -11,27 +11,25 @@ import argparse
 import asyncio
 import sys
 
+from core.db import prepare_directory
+from core.llm import LLMUnavailable
+from core.settings import load_settings
+from graph.builder import compile_graph
+from graph.context import build_services
+from graph.memory import open_checkpointer
+from graph.turn import run_turn
+
 QUIT = {"/quit", "/exit"}
 
 
 async def _chat(session_id: str, user_id: str) -> int:
-    from graph.builder import compile_graph
-    from graph.context import build_services
-    from graph.llm import LLMUnavailable
-    from graph.memory import open_checkpointer
-    from graph.settings import load_settings
-    from graph.turn import run_turn
-
     settings = load_settings()
+    prepare_directory(settings.env.db_path)
     services = build_services(settings)
     interactive = sys.stdin.isatty()
     if interactive:
         print(f"Wipon sales bot ({settings.llm.model}). /quit — выход.")
-    async with open_checkpointer(
-        settings.env.db_path,
-        timeout_s=settings.env.sqlite_timeout_seconds,
-        busy_timeout_ms=settings.env.sqlite_busy_timeout_ms,
-    ) as saver:
+    async with open_checkpointer(settings.env.db_path, settings.env.sqlite) as saver:
         graph = compile_graph(saver)
         while True:
             if interactive:

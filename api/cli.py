@@ -1,27 +1,55 @@
-"""The `salesbot` command line: serve, chat, kb check/eval.
+"""The `salesbot` command line: serve, chat, kb check/index/eval, dialogues record.
 
 Each subcommand lives with the code it drives; this module only assembles them.
+`dialogues` is a developer's command: the replay harness lives in the test tree
+(tests/support), outside the service's wheel, and is loaded from the checkout
+when the command runs.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Sequence
 
-from graph.settings import SettingsError
+from api import chat, server
+from core.settings import SettingsError
+from kb import KBError
+from kb import commands as kb_commands
+
+DIALOGUES_CLI = "tests.support.dialogues.cli"
+
+
+def _dialogues_main(args: argparse.Namespace) -> int:
+    try:
+        harness = importlib.import_module(DIALOGUES_CLI)
+    except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("tests"):
+            raise
+        print(
+            "salesbot dialogues: the replay harness is part of the project's checkout "
+            "(tests/support), not of an installed service; run it from a development "
+            "install of the checkout (make setup-dev)",
+            file=sys.stderr,
+        )
+        return 2
+    return int(harness.main(args.dialogue_args))
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    from api import chat, dialogues, server
-    from kb import commands as kb_commands
-
     parser = argparse.ArgumentParser(prog="salesbot", description="Wipon sales bot service")
     sub = parser.add_subparsers(dest="command", required=True)
     server.add_parser(sub)
     chat.add_parser(sub)
-    dialogues.add_parser(sub)
     kb_commands.add_parsers(sub)
+    dialogues = sub.add_parser(
+        "dialogues",
+        help="record a dialogue's LLM replies against a live Ollama (development checkout)",
+        add_help=False,
+    )
+    dialogues.add_argument("dialogue_args", nargs=argparse.REMAINDER)
+    dialogues.set_defaults(func=_dialogues_main)
     return parser
 
 
@@ -32,6 +60,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except SettingsError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
+        return 2
+    except KBError as exc:
+        print(f"salesbot {args.command}: {'; '.join(exc.errors)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        # A bad path given on the command line or in the environment: one line.
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"salesbot {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
 
 

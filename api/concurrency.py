@@ -10,6 +10,10 @@ from collections.abc import AsyncIterator, Hashable
 from contextlib import asynccontextmanager
 
 
+class LockTimeout(TimeoutError):
+    """The wait for a key's lock passed its deadline (the holder is still busy)."""
+
+
 class KeyedLocks:
     """One asyncio lock per key, dropped when nobody holds or waits for it, so a
     million customers do not leave a million locks behind. Waiters are served in
@@ -22,12 +26,15 @@ class KeyedLocks:
     @asynccontextmanager
     async def hold(self, key: Hashable, deadline: float | None = None) -> AsyncIterator[None]:
         """Hold the key's lock; waiting for it past `deadline` (the event loop's
-        clock) raises TimeoutError."""
+        clock) raises LockTimeout."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] += 1
         try:
-            async with asyncio.timeout_at(deadline):
-                await lock.acquire()
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await lock.acquire()
+            except TimeoutError:
+                raise LockTimeout from None
             try:
                 yield
             finally:

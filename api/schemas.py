@@ -7,6 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from core.taxonomy import Intent, Outcome, Phase
+
 # Ids come from WhatsApp/Instagram gateways: phone numbers, numeric sender ids,
 # bot names. A closed alphabet keeps them safe in logs, SQL and file names.
 SAFE_ID = r"^[A-Za-z0-9_.:@+\-]{1,128}$"
@@ -78,33 +80,16 @@ class Meta(BaseModel):
     model: str
     processing_ms: int
     kb_used: bool
-    phase: str
-    intent: str
+    phase: Phase
+    intent: Intent
     handoff: bool
-    outcome: str | None
+    outcome: Outcome | None
     turn: int
 
 
 class ProcessResponse(BaseModel):
     answer: str = Field(examples=["Добрый день! Расскажите, пожалуйста, о вашей компании."])
     meta: Meta
-
-
-class ErrorDetail(BaseModel):
-    code: Literal[
-        "BAD_REQUEST",
-        "UNAUTHORIZED",
-        "NOT_FOUND",
-        "PAYLOAD_TOO_LARGE",
-        "RATE_LIMIT",
-        "SERVICE_UNAVAILABLE",
-        "INTERNAL",
-    ]
-    message: str
-
-
-class ErrorResponse(BaseModel):
-    error: ErrorDetail
 
 
 class ProfileEntry(BaseModel):

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+import uvicorn
+
+from core.db import prepare_directory
+from core.settings import load_settings
+
 
 def serve_main(args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from graph.settings import load_settings
-
     settings = load_settings()
+    # Here rather than in the app's start-up, where uvicorn would print a traceback.
+    prepare_directory(settings.env.db_path)
     uvicorn.run(
         "api.app:create_app",
         factory=True,

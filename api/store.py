@@ -21,27 +21,21 @@ from typing import Any
 
 import aiosqlite
 
-from graph.memory import open_sqlite
+from core.db import DEFAULT_SQLITE, SQLiteOptions, open_sqlite
+from core.taxonomy import PROFILE, ProfileKind
 from graph.threads import thread_id_for
 from graph.turn import TurnResult
+from rules.profile import is_empty
 
-# One column per extracted field; anything else goes into `extra` as JSON.
-PROFILE_COLUMNS: dict[str, str] = {
-    "contact_name": "TEXT",
-    "phone": "TEXT",
-    "iin": "TEXT",
-    "email": "TEXT",
-    "business_type": "TEXT",
-    "city": "TEXT",
-    "stores_count": "INTEGER",
-    "current_tools": "TEXT",
-    "automation_before": "INTEGER",
-    "company_name": "TEXT",
-    "pains": "TEXT",
-    "interest": "TEXT",
+# One column per profile field (core.taxonomy.PROFILE); anything else goes into
+# `extra` as JSON. Lists are stored as JSON text, booleans as 0/1.
+_SQL_TYPES: dict[ProfileKind, str] = {
+    "text": "TEXT",
+    "int": "INTEGER",
+    "bool": "INTEGER",
+    "list": "TEXT",
 }
-# Columns holding a JSON list (the fields the profile accumulates).
-LIST_COLUMNS = ("pains", "interest")
+PROFILE_COLUMNS: dict[str, str] = {spec.name: _SQL_TYPES[spec.kind] for spec in PROFILE}
 
 SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS user_profiles (
@@ -94,6 +88,26 @@ UPSERT_CONVERSATION = (
 )
 
 
+def _to_column(kind: ProfileKind, value: Any) -> Any:
+    if value is None:
+        return None
+    if kind == "list":
+        return json.dumps(value if isinstance(value, list) else [value], ensure_ascii=False)
+    if kind == "bool":
+        return int(bool(value))
+    return value
+
+
+def _from_column(kind: ProfileKind, stored: Any) -> Any:
+    if is_empty(stored):
+        return None
+    if kind == "list":
+        return _as_list(stored)
+    if kind == "bool":
+        return bool(stored)
+    return stored
+
+
 def _as_list(stored: str) -> list[Any]:
     """A list column as stored: JSON, or one plain value written before the
     field became a list (an `interest` of an earlier version)."""
@@ -114,6 +128,12 @@ class Store:
 
     async def setup(self) -> None:
         await self.conn.executescript(SCHEMA)
+        # A profile field added since the table was created gets its column.
+        async with self.conn.execute("PRAGMA table_info(user_profiles)") as cur:
+            present = {row[1] for row in await cur.fetchall()}
+        for name, kind in PROFILE_COLUMNS.items():
+            if name not in present:
+                await self.conn.execute(f"ALTER TABLE user_profiles ADD COLUMN {name} {kind}")
         await self.conn.commit()
 
     async def ping(self) -> bool:
@@ -155,12 +175,9 @@ class Store:
     ) -> None:
         now, ts = _now_iso(), time.time()
         profile = dict(result.profile)
-        columns = {name: profile.pop(name, None) for name in PROFILE_COLUMNS}
-        for name in LIST_COLUMNS:
-            if isinstance(columns[name], list):
-                columns[name] = json.dumps(columns[name], ensure_ascii=False)
-        if columns["automation_before"] is not None:
-            columns["automation_before"] = int(bool(columns["automation_before"]))
+        columns = {
+            spec.name: _to_column(spec.kind, profile.pop(spec.name, None)) for spec in PROFILE
+        }
         values = [
             *columns.values(),
             json.dumps(profile, ensure_ascii=False),
@@ -193,11 +210,8 @@ class Store:
         for row in rows:
             row.pop("user_id")
             extra = json.loads(row.pop("extra") or "{}")
-            for name in LIST_COLUMNS:
-                if row.get(name):
-                    row[name] = _as_list(row[name])
-            if row.get("automation_before") is not None:
-                row["automation_before"] = bool(row["automation_before"])
+            for spec in PROFILE:
+                row[spec.name] = _from_column(spec.kind, row.get(spec.name))
             row["handoff"] = bool(row["handoff"])
             entries.append({**{k: v for k, v in row.items() if v is not None}, **extra})
         return entries
@@ -212,9 +226,9 @@ class Store:
 
 @asynccontextmanager
 async def open_store(
-    db_path: str | Path, *, timeout_s: float = 30.0, busy_timeout_ms: int = 5000
+    db_path: str | Path, options: SQLiteOptions = DEFAULT_SQLITE
 ) -> AsyncIterator[Store]:
-    async with open_sqlite(db_path, timeout_s=timeout_s, busy_timeout_ms=busy_timeout_ms) as conn:
+    async with open_sqlite(db_path, options) as conn:
         store = Store(conn)
         await store.setup()
         yield store

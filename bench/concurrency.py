@@ -1,6 +1,6 @@
 """Concurrency: many customers at once with a slow model.
 
-    .venv/bin/python bench/concurrency.py [--customers 200] [--turns 5] [--delay 2.0]
+    .venv/bin/python -m bench.concurrency [--customers 200] [--turns 5] [--delay 2.0]
 
 Every customer sends its turns one after another (as n8n does per chat); the
 customers start evenly within `--spread` seconds (real customers do not write
@@ -21,7 +21,8 @@ import contextlib
 import time
 
 import httpx
-from harness import (
+
+from bench.harness import (
     HEADERS,
     REAL_KB,
     cleanup,

@@ -11,7 +11,6 @@ import json
 import os
 import platform
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,28 +24,16 @@ from typing import Any
 import httpx
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+from core.stats import percentile
+from tests.support import ROOT, SHARED
+from tests.support.net import free_port, stop
+
 REAL_KB = SHARED / "wipon_kb"
 SALESBOT = Path(sys.executable).with_name("salesbot")
 
 
 API_KEY = "bench-key"
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def summary(values: list[float]) -> dict[str, float]:
@@ -146,12 +133,7 @@ def service(
         wait_ready(url, proc)
         yield Service(url, proc, started, time.perf_counter() - started)
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop(proc, timeout_s=20)
 
 
 def process_body(
@@ -168,37 +150,56 @@ def process_body(
     return body
 
 
-@contextlib.contextmanager
-def ollama_stub(delay_s: float = 0.0) -> Iterator[str]:
+class StubProcess:
     """The Ollama-protocol stub in a process of its own (so that it competes with
-    neither the client nor the service for a GIL); yields its URL."""
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "tests" / "ollama_stub.py"),
-            "--port",
-            str(port),
-            "--delay",
-            str(delay_s),
-            # Analyses that search the KB for the message, as real ones mostly do.
-            "--search",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
+    neither the client nor the service for a GIL). A fixed `port` lets a scenario
+    stop it ("Ollama is gone") and start it again on the same address."""
+
+    def __init__(self, delay_s: float = 0.0, *, port: int | None = None, search: bool = True):
+        self.delay_s = delay_s
+        self.port = port or free_port()
+        # Analyses that search the KB for the message, as real ones mostly do.
+        self.search = search
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> StubProcess:
+        args = ["--port", str(self.port), "--delay", str(self.delay_s)]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.ollama_stub", *args]
+            + (["--search"] if self.search else []),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=ROOT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/api/tags", timeout=1).status_code == 200:
-                    break
+                if httpx.get(f"{self.url}/api/tags", timeout=1).status_code == 200:
+                    return self
             time.sleep(0.05)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+        raise TimeoutError("the Ollama stub did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc, timeout_s=10)
+            self.proc = None
+
+    def __enter__(self) -> StubProcess:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@contextlib.contextmanager
+def ollama_stub(delay_s: float = 0.0) -> Iterator[str]:
+    """A stub process for the block; yields its URL."""
+    with StubProcess(delay_s) as stub:
+        yield stub.url
 
 
 def histogram_means(text: str, metric: str, label: str) -> dict[str, float]:

@@ -1,6 +1,6 @@
 """Retrieval benchmark with a tuning/held-out split of the dev questions.
 
-    .venv/bin/python bench/kb_eval.py [--kb ../shared/wipon_kb]
+    .venv/bin/python -m bench.kb_eval [--kb ../shared/wipon_kb]
         [--queries ../shared/eval/kb_questions_dev.jsonl] [--search] [--ceiling] [--dense]
 
 Prints hit@1 / hit@5 / mrr@10 on the whole file and on two random halves (fixed
@@ -25,15 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from core.settings import load_settings
+from kb import lexical
+from kb.base import KnowledgeBase, open_kb
+from kb.commands import evaluate
+from tests.support import SHARED
 
-from graph.settings import load_settings  # noqa: E402
-from kb import lexical  # noqa: E402
-from kb.base import KnowledgeBase, open_kb  # noqa: E402
-from kb.commands import evaluate  # noqa: E402
-
-SHARED = ROOT.parent / "shared"
 SEED = 42
 
 

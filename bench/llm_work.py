@@ -1,7 +1,7 @@
 """LLM work per turn over the recorded-dialogue suite, and the modelled latency
 of a turn on the runbook's GPU.
 
-    .venv/bin/python bench/llm_work.py
+    .venv/bin/python -m bench.llm_work
 
 Replays every dialogue under tests/dialogues through the service (as the test
 suite does) and counts, per customer turn, the LLM calls, the prompt size and
@@ -20,15 +20,11 @@ from __future__ import annotations
 import asyncio
 import json
 import statistics
-import sys
-from pathlib import Path
+from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
-
-from api.dialogues import load_dialogue, replay  # noqa: E402
-from ollama_stub import OllamaStub  # noqa: E402
+from tests.support import TESTS
+from tests.support.dialogues import load_dialogue, replay
+from tests.support.ollama_stub import OllamaStub
 
 CHARS_PER_TOKEN = 3.0
 
@@ -44,11 +40,9 @@ def decode_tokens_per_s() -> float:
     return BANDWIDTH_GB_S * DECODE_EFFICIENCY / WEIGHTS_GB
 
 
-async def measure() -> dict[str, object]:
+async def measure() -> dict[str, Any]:
     files = sorted(
-        p
-        for p in (ROOT / "tests" / "dialogues").rglob("*.yaml")
-        if not p.name.endswith(".cassette.yaml")
+        p for p in (TESTS / "dialogues").rglob("*.yaml") if not p.name.endswith(".cassette.yaml")
     )
     calls_per_turn: list[int] = []
     prompt_chars: list[int] = []
@@ -65,7 +59,7 @@ async def measure() -> dict[str, object]:
             result = await replay(loaded, stub)
             requests = stub.chat_requests()[start:]
             stub.queue.clear()
-            per_turn: dict[int, list[dict[str, object]]] = {}
+            per_turn: dict[int, list[dict[str, Any]]] = {}
             # Calls are attributed to turns by counting the observations: each
             # turn's calls are the requests made between two responses.
             bounds = [o.llm_calls for o in result.observations]
@@ -77,11 +71,7 @@ async def measure() -> dict[str, object]:
             for calls in per_turn.values():
                 turns += 1
                 calls_per_turn.append(len(calls))
-                chars = sum(
-                    len(str(m.get("content", "")))
-                    for c in calls
-                    for m in c["messages"]  # type: ignore[union-attr]
-                )
+                chars = sum(len(str(m.get("content", ""))) for c in calls for m in c["messages"])
                 prompt_chars.append(chars)
                 for c in calls:
                     reply = str(c.get("_reply", ""))
@@ -104,10 +94,10 @@ async def measure() -> dict[str, object]:
     }
 
 
-def model_latency(result: dict[str, object]) -> dict[str, float]:
-    calls = float(result["calls_per_turn_mean"])  # type: ignore[arg-type]
-    prompt = float(result["prompt_tokens_per_turn_mean"])  # type: ignore[arg-type]
-    generated = float(result["analysis_tokens_mean"]) + float(result["answer_tokens_mean"])  # type: ignore[arg-type]
+def model_latency(result: dict[str, Any]) -> dict[str, float]:
+    calls = float(result["calls_per_turn_mean"])
+    prompt = float(result["prompt_tokens_per_turn_mean"])
+    generated = float(result["analysis_tokens_mean"]) + float(result["answer_tokens_mean"])
     decode = decode_tokens_per_s()
     prefill_s = prompt / PREFILL_TOKENS_PER_S
     decode_s = generated / decode
@@ -124,10 +114,7 @@ def model_latency(result: dict[str, object]) -> dict[str, float]:
 def main() -> None:
     result = asyncio.run(measure())
     calls = result.pop("calls_per_turn")
-    result["turns_by_call_count"] = {  # type: ignore[assignment]
-        str(n): calls.count(n)  # type: ignore[attr-defined]
-        for n in sorted(set(calls))  # type: ignore[arg-type]
-    }
+    result["turns_by_call_count"] = {str(n): calls.count(n) for n in sorted(set(calls))}
     result["modelled_rtx4000_sff_ada"] = model_latency(result)
     print("# LLM work per turn over tests/dialogues (tokens ≈ chars / 3)")
     print(json.dumps(result, ensure_ascii=False))

@@ -1,6 +1,6 @@
 """Resilience scenarios against the real service process, on loopback.
 
-    .venv/bin/python bench/resilience.py [crash] [slow] [burst]
+    .venv/bin/python -m bench.resilience [crash] [slow] [burst]
 
 - crash: a load of 20 customers; the service is killed with SIGKILL in the
   middle and restarted. Every turn that got a 2xx must be in the conversation
@@ -28,9 +28,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from harness import (
+from langchain_core.messages import AIMessage
+
+from bench.harness import (
     HEADERS,
-    ROOT,
+    StubProcess,
     cleanup,
     free_port,
     ollama_stub,
@@ -40,8 +42,9 @@ from harness import (
     summary,
     tmpdir,
 )
-
-sys.path.insert(0, str(ROOT))
+from graph.builder import compile_graph
+from graph.memory import open_checkpointer
+from graph.threads import thread_config
 
 
 async def _load(url: str, customers: int, stop_at: float, answered: dict[str, list[str]]) -> None:
@@ -63,12 +66,6 @@ async def _load(url: str, customers: int, stop_at: float, answered: dict[str, li
 
 
 async def _thread_answers(db: Path, users: list[str]) -> dict[str, list[str]]:
-    from langchain_core.messages import AIMessage
-
-    from graph.builder import compile_graph
-    from graph.memory import open_checkpointer
-    from graph.threads import thread_config
-
     found: dict[str, list[str]] = {}
     async with open_checkpointer(db) as saver:
         graph = compile_graph(saver)
@@ -161,9 +158,10 @@ def slow() -> dict[str, Any]:
 
     try:
         # The stub sits on a fixed port so that it can go away and come back.
+        stub = StubProcess(budget + 5.0, port=port, search=False)
         with (
-            ollama_stub_on(port, delay=budget + 5.0),
-            service(f"http://127.0.0.1:{port}", kb=None, db=tmp / "s.db", settings=settings) as svc,
+            stub,
+            service(stub.url, kb=None, db=tmp / "s.db", settings=settings) as svc,
             httpx.Client(base_url=svc.url, headers=HEADERS, timeout=60) as http,
         ):
             statuses, times = burst(http, 20, "slow")
@@ -171,12 +169,11 @@ def slow() -> dict[str, Any]:
             result["slow_seconds"] = summary(times)
             result["in_flight_after_slow"] = in_flight(http)
             svc_url = svc.url
-            # Stop the stub: Ollama is gone.
-            stop_stub(port)
+            stub.stop()  # Ollama is gone
             statuses, times = burst(http, 20, "gone")
             result["gone_statuses"] = sorted(set(statuses))
             result["gone_seconds"] = summary(times)
-            with ollama_stub_on(port, delay=0.0):
+            with StubProcess(0.0, port=port, search=False):
                 recovered = http.post(
                     "/api/v1/process", json=process_body("BOT", "back", "сколько стоит?")
                 )
@@ -226,53 +223,6 @@ def burst_one_customer() -> dict[str, Any]:
         "turns_in_send_order": turns,
         "ok": all(r["status"] == 200 for r in replies) and turns == [1, 2, 3, 4, 5],
     }
-
-
-# --- a stub on a fixed port, so "Ollama" can go away and come back ------------
-
-_stubs: dict[int, Any] = {}
-
-
-class ollama_stub_on:
-    def __init__(self, port: int, delay: float):
-        self.port, self.delay = port, delay
-
-    def __enter__(self) -> None:
-        import subprocess
-
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                str(ROOT / "tests" / "ollama_stub.py"),
-                "--port",
-                str(self.port),
-                "--delay",
-                str(self.delay),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        _stubs[self.port] = proc
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if (
-                    httpx.get(f"http://127.0.0.1:{self.port}/api/tags", timeout=1).status_code
-                    == 200
-                ):
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.05)
-
-    def __exit__(self, *exc: object) -> None:
-        stop_stub(self.port)
-
-
-def stop_stub(port: int) -> None:
-    proc = _stubs.pop(port, None)
-    if proc is not None:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def main() -> None:

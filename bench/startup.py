@@ -1,6 +1,6 @@
 """Start-up to /ready and resident memory with the full company KB.
 
-    .venv/bin/python bench/startup.py [--runs 3]
+    .venv/bin/python -m bench.startup [--runs 3]
 
 Measures from process start (`salesbot serve`) to the first 200 from /ready,
 with a cold KB index cache (first start after a KB change) and a warm one (every
@@ -13,7 +13,8 @@ from __future__ import annotations
 import argparse
 
 import httpx
-from harness import (
+
+from bench.harness import (
     HEADERS,
     REAL_KB,
     cleanup,

@@ -4,7 +4,7 @@ lock, the graph, KB search over the full company KB (the stub's analysis asks it
 about the customer's message), guards, the SQLite checkpoint (one per turn,
 durability="exit") and the profile upsert.
 
-    .venv/bin/python bench/turn_overhead.py [--turns 300] [--customers 30]
+    .venv/bin/python -m bench.turn_overhead [--turns 300] [--customers 30]
 
 Target: p50 ≤ 15 ms, p95 ≤ 40 ms with ../shared/wipon_kb loaded.
 """
@@ -15,7 +15,8 @@ import argparse
 import time
 
 import httpx
-from harness import (
+
+from bench.harness import (
     HEADERS,
     REAL_KB,
     cleanup,

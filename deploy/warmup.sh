@@ -29,7 +29,7 @@ base="" model="" keep_alive="" num_ctx=""
 if [ -x "$PYTHON" ]; then
   # One line: base_url model keep_alive num_ctx, resolved exactly as the service does.
   if resolved="$(cd "$ROOT" && "$PYTHON" -c '
-from graph.settings import load_settings
+from core.settings import load_settings
 llm = load_settings().llm
 print(llm.base_url, llm.model, llm.keep_alive, llm.num_ctx)
 ' 2>/dev/null)"; then

@@ -15,9 +15,11 @@ from typing import Protocol
 
 from langgraph.runtime import Runtime
 
-from graph.llm import LLM
-from graph.settings import Settings, load_settings
-from kb import KnowledgeBase
+from core.llm import LLM
+from core.settings import Settings, load_settings
+from graph.metrics import sales_llm_metrics
+from kb import KnowledgeBase, open_kb
+from rules.guards import Guard
 
 
 class KBSource(Protocol):
@@ -43,6 +45,8 @@ class Services:
     settings: Settings
     llm: LLM
     kb: KBSource
+    guard: Guard
+    """The guards compiled from settings once (their regexes), shared by all turns."""
 
 
 @dataclass
@@ -55,11 +59,14 @@ class TurnContext:
 
 
 def build_services(settings: Settings, kb: KBSource | None = None) -> Services:
-    from kb import open_kb
-
     if kb is None:
         kb = StaticKB(open_kb(settings.kb, dense=settings.flags.dense_retrieval))
-    return Services(settings=settings, llm=LLM(settings.llm), kb=kb)
+    return Services(
+        settings=settings,
+        llm=LLM(settings.llm, sales_llm_metrics()),
+        kb=kb,
+        guard=Guard(settings.guards),
+    )
 
 
 @functools.cache

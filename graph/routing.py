@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from graph.state import SalesState
+from core.taxonomy import Intent
+from graph.state import SalesState, work_of
 
-OBJECTION_INTENTS = frozenset({"objection", "refusal"})
+OBJECTION_INTENTS: frozenset[Intent] = frozenset({"objection", "refusal"})
 
 
 def route_after_intent(state: SalesState) -> Literal["handoff", "retrieve"]:
@@ -14,10 +15,10 @@ def route_after_intent(state: SalesState) -> Literal["handoff", "retrieve"]:
 
 
 def route_after_retrieve(state: SalesState) -> Literal["objection", "generate"]:
-    if state.get("intent") in OBJECTION_INTENTS:
+    if work_of(state).get("intent") in OBJECTION_INTENTS:
         return "objection"
     return "generate"
 
 
 def route_after_guard(state: SalesState) -> Literal["generate", "__end__"]:
-    return "generate" if state.get("guard_feedback") else "__end__"
+    return "generate" if work_of(state).get("guard_feedback") else "__end__"

@@ -1,5 +1,7 @@
-"""The typed state of one customer's conversation, with the reducers that merge
-node updates into it. One checkpointed state per (session_id, user_id) thread.
+"""The typed state of one customer's conversation: what the conversation
+remembers from turn to turn (`Memory`), and what one turn computes and then
+throws away (`TurnWork`, under the `work` key, started afresh by the intent
+node). One checkpointed state per (session_id, user_id) thread.
 """
 
 from __future__ import annotations
@@ -10,68 +12,15 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.graph.message import Messages, add_messages
 
+from core.settings import FlowSettings
+from core.taxonomy import GuardCode, Intent, ObjectionType, Outcome, Phase
+from rules.contacts import MediaSource
+from rules.profile import merge_profile
+
 # How many past answers and KB topics a thread remembers: enough for repetition
 # checks and "recently used" signals, small enough to keep checkpoints light.
 ANSWER_MEMORY = 10
 TOPIC_MEMORY = 12
-
-PROFILE_FIELDS: tuple[str, ...] = (
-    "contact_name",
-    "phone",
-    "iin",
-    "email",
-    "business_type",
-    "city",
-    "stores_count",
-    "current_tools",
-    "automation_before",
-    "company_name",
-    "pains",
-    "interest",
-)
-
-
-PROFILE_LIST_LIMIT = 8
-
-
-def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, str | list | dict | tuple) and len(value) == 0)
-
-
-def merge_profile(left: dict[str, Any] | None, right: dict[str, Any] | None) -> dict[str, Any]:
-    """Merge newly learned customer facts into the known profile.
-
-    A known value is never erased by an empty one (the analysis often returns
-    null for fields the message does not mention); a restated value replaces
-    the old one (the customer corrected it). List fields (pains, interests)
-    accumulate, because a customer names them one at a time; a single value
-    stored before a field became a list is kept as its first item.
-    """
-    merged = dict(left or {})
-    for key, value in (right or {}).items():
-        if _is_empty(value):
-            continue
-        old = merged.get(key)
-        if isinstance(value, list):
-            known = old if isinstance(old, list) else ([] if _is_empty(old) else [old])
-            merged[key] = _accumulate(known, value)
-        else:
-            merged[key] = value
-    return merged
-
-
-def _accumulate(known: list[Any], new: list[Any]) -> list[Any]:
-    """`known` plus the new items it lacks (ignoring case and blanks), the last
-    PROFILE_LIST_LIMIT kept: a model restates an interest most turns ("тариф
-    Standard", "Standard"), and the whole list goes into every prompt."""
-    seen = {str(v).strip().casefold() for v in known}
-    out = list(known)
-    for item in new:
-        norm = str(item).strip().casefold()
-        if norm and norm not in seen:
-            seen.add(norm)
-            out.append(item.strip() if isinstance(item, str) else item)
-    return out[-PROFILE_LIST_LIMIT:]
 
 
 def merge_counts(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:
@@ -124,6 +73,51 @@ def add_dialogue_messages(left: Messages, right: Messages) -> Messages:
     return add_messages(left, renewed)
 
 
+class Fact(TypedDict):
+    """One KB section retrieved for this turn."""
+
+    topic: str
+    category: str
+    facts: str
+    score: float
+
+
+class TurnWork(TypedDict, total=False):
+    """What one turn computes and throws away; the intent node starts it afresh."""
+
+    returning: bool
+    """The customer comes back after a long pause (flow.reengage_after_hours)."""
+    intent: Intent
+    objection_type: ObjectionType | None
+    search_query: str
+    """The standalone KB query (follow-ups resolved from history)."""
+    media_source: MediaSource | None
+    """The message is a description of an image or a transcript of a voice note."""
+    kb_facts: list[Fact]
+    """The answer's only source of facts."""
+    kb_topics: list[str]
+    kb_relevant: bool
+    """Whether the KB had relevant facts."""
+    objection_guidance: str | None
+    """The objection strategy chosen, for the answer prompt."""
+    draft: str
+    """The answer candidate being checked by the guard."""
+    guard_feedback: list[GuardCode]
+    """Violations of the previous draft, named in the regeneration prompt."""
+    guard_attempts: int
+    guard_violations: list[GuardCode]
+    """Every violation found this turn (kept even when fixed)."""
+    answer: str
+    llm_calls: int
+    """LLM calls made (budget: 2, 3 with a guard retry)."""
+
+
+def merge_work(left: TurnWork | None, right: TurnWork | None) -> TurnWork:
+    """A node's partial update of the turn's work; the intent node replaces it
+    whole (`Overwrite`) when a turn starts."""
+    return {**(left or {}), **(right or {})}
+
+
 class InputState(TypedDict, total=False):
     """What a caller sends: the customer's new message (Studio and the API)."""
 
@@ -132,95 +126,56 @@ class InputState(TypedDict, total=False):
     """When the customer wrote (ms since the epoch), if the channel says."""
 
 
-class SalesState(TypedDict, total=False):
-    """Everything the bot remembers about one conversation."""
+class Memory(TypedDict, total=False):
+    """What the bot remembers about one conversation."""
 
     messages: Annotated[list[AnyMessage], add_dialogue_messages]
     """The dialogue: customer messages and the bot's final answers."""
-
     turn: int
-    """Number of customer turns processed, the current one included."""
+    """Customer turns processed, the current one included."""
+    last_message_ts: int
+    """When the customer wrote the previous answered message."""
+    phase: Phase
+    outcome: Outcome | None
+    """The terminal outcome reached."""
+    target_outcome: Outcome | None
+    """The outcome the customer asked for while fields it needs are missing."""
+    handoff: bool
+    """A human manager takes over."""
+    profile: Annotated[dict[str, Any], merge_profile]
+    """What the customer told us (core.taxonomy.PROFILE), merged across turns."""
+    objection_counts: Annotated[dict[str, int], merge_counts]
+    frustration_streak: int
+    """Consecutive turns with a complaint or visible frustration."""
+    answers: Annotated[list[str], append_answers]
+    """Recent final answers, for repetition checks."""
+    recent_topics: Annotated[list[str], append_topics]
+    """KB topics used in recent turns."""
+
+
+class SalesState(Memory, total=False):
+    """A thread's whole state: its memory, the current turn's input and work."""
 
     message_ts: int
     """When the customer wrote the current message (ms since the epoch), if known."""
-
-    last_message_ts: int
-    """When the customer wrote the previous answered message."""
-
-    returning: bool
-    """The customer comes back after a long pause (flow.reengage_after_hours)."""
-
-    phase: str
-    """Current phase of the sales flow (settings.flow.phases), or a terminal outcome."""
-
-    profile: Annotated[dict[str, Any], merge_profile]
-    """What the customer told us: PROFILE_FIELDS, merged across turns."""
-
-    intent: str
-    """The last message's intent (nodes.intent.Intent)."""
-
-    objection_type: str | None
-    """The last message's objection type, when it raised one."""
-
-    objection_counts: Annotated[dict[str, int], merge_counts]
-    """Objections raised so far, by type."""
-
-    frustration_streak: int
-    """Consecutive turns with a complaint or visible frustration."""
-
-    search_query: str
-    """The standalone KB query of this turn (follow-ups resolved from history)."""
-
-    media_source: str | None
-    """'image' or 'audio' when the message is a description/transcript of media."""
-
-    kb_facts: list[dict[str, Any]]
-    """This turn's KB hits (topic, category, facts, score): the answer's only source of facts."""
-
-    kb_topics: list[str]
-    """Topics of this turn's KB hits."""
-
-    recent_topics: Annotated[list[str], append_topics]
-    """Topics used in recent turns."""
-
-    kb_relevant: bool
-    """Whether the KB had relevant facts for this turn."""
-
-    objection_guidance: str | None
-    """The objection strategy chosen for this turn, for the answer prompt."""
-
-    draft: str
-    """The answer candidate being checked by the guard."""
-
-    guard_feedback: list[str]
-    """Violations of the previous draft, named in the regeneration prompt."""
-
-    guard_attempts: int
-    """How many drafts the guard has checked this turn."""
-
-    guard_violations: list[str]
-    """Violation codes found this turn (kept even when fixed)."""
-
-    answer: str
-    """The final answer of this turn."""
-
-    answers: Annotated[list[str], append_answers]
-    """Recent final answers, for repetition checks."""
-
-    handoff: bool
-    """A human manager must take over."""
-
-    target_outcome: str | None
-    """The outcome the customer asked for (payment, video call) while fields are missing."""
-
-    outcome: str | None
-    """Terminal outcome reached: payment_ready, video_call_scheduled, soft_close, handoff."""
-
-    llm_calls: int
-    """LLM calls made this turn (budget: 2, 3 with a guard retry)."""
+    work: Annotated[TurnWork, merge_work]
 
 
-def answer_update(text: str) -> dict[str, Any]:
-    """The state update that delivers a final answer: it joins the dialogue and
-    the answer memory in the same step, so the checkpoint holds both or neither."""
-    return {"answer": text, "draft": text, "messages": [AIMessage(content=text)], "answers": [text]}
+def phase_of(state: SalesState, flow: FlowSettings) -> Phase:
+    """The conversation's phase (the flow's start before the first turn)."""
+    return state.get("phase") or flow.start_phase
+
+
+def work_of(state: SalesState) -> TurnWork:
+    return state.get("work") or {}
+
+
+def answer_update(text: str, work: TurnWork | None = None) -> dict[str, Any]:
+    """The state update that delivers a final answer (with `work`, more of the
+    turn's work): it joins the dialogue and the answer memory in the same step,
+    so the checkpoint holds both or neither."""
+    return {
+        "work": {**(work or {}), "answer": text, "draft": text},
+        "messages": [AIMessage(content=text)],
+        "answers": [text],
+    }

@@ -19,10 +19,11 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START
 
+from core.taxonomy import GuardCode, Intent, Outcome, Phase
 from graph import metrics
 from graph.builder import SalesGraph
 from graph.context import Services, TurnContext
-from graph.state import InputState
+from graph.state import InputState, TurnWork
 from graph.threads import thread_config
 
 # Checkpoint metadata key naming the run that wrote a checkpoint.
@@ -31,16 +32,18 @@ _ATTEMPT = "turn_attempt"
 
 @dataclass(frozen=True)
 class TurnResult:
+    """What a turn produced, for the API's answer, its log and the store."""
+
     answer: str
-    phase: str
-    intent: str
-    outcome: str | None
+    phase: Phase
+    intent: Intent
+    outcome: Outcome | None
     handoff: bool
     kb_used: bool
     turn: int
     llm_calls: int
     kb_topics: list[str] = field(default_factory=list)
-    guard_violations: list[str] = field(default_factory=list)
+    guard_violations: list[GuardCode] = field(default_factory=list)
     profile: dict[str, Any] = field(default_factory=dict)
 
 
@@ -74,8 +77,8 @@ async def run_turn(
             context=TurnContext(session_id=session_id, user_id=user_id, services=services),
             # One checkpoint per turn, written when the run ends and awaited
             # before it returns: an answer never leaves before its checkpoint is
-            # on disk. Per-node checkpoints would cost ~10 ms a turn and multiply
-            # the DB's growth; Studio's server keeps its own per-node history.
+            # on disk. Per-node checkpoints would add a write per node to every
+            # turn and multiply the DB's growth; Studio's server keeps its own per-node history.
             durability="exit",
         )
     except BaseException:
@@ -84,17 +87,18 @@ async def run_turn(
         # a deleted thread without the message).
         await _to_the_end(_keep_only_the_message(graph, config, attempt, payload))
         raise
+    work: TurnWork = state.get("work") or TurnWork()
     result = TurnResult(
-        answer=state.get("answer", ""),
-        phase=state.get("phase", ""),
-        intent=state.get("intent", ""),
+        answer=work.get("answer", ""),
+        phase=state["phase"],
+        intent=work.get("intent", "unclear"),
         outcome=state.get("outcome"),
         handoff=bool(state.get("handoff")),
-        kb_used=bool(state.get("kb_relevant")),
+        kb_used=bool(work.get("kb_relevant")),
         turn=state.get("turn", 0),
-        llm_calls=state.get("llm_calls", 0),
-        kb_topics=list(state.get("kb_topics", [])),
-        guard_violations=list(state.get("guard_violations", [])),
+        llm_calls=work.get("llm_calls", 0),
+        kb_topics=list(work.get("kb_topics", [])),
+        guard_violations=list(work.get("guard_violations", [])),
         profile=dict(state.get("profile", {})),
     )
     metrics.TURNS.labels(phase=result.phase, intent=result.intent).inc()

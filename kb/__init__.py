@@ -6,13 +6,12 @@ edited KB without a restart; everything else here is an implementation detail.
 """
 
 from kb.base import KBHolder, KnowledgeBase, open_kb
-from kb.dense import DenseUnavailable, HashingEmbeddings
+from kb.dense import DenseUnavailable
 from kb.loader import KBError, read_kb
 from kb.types import Hit, Section
 
 __all__ = [
     "DenseUnavailable",
-    "HashingEmbeddings",
     "Hit",
     "KBError",
     "KBHolder",

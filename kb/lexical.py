@@ -39,7 +39,17 @@ import bm25s
 import numpy as np
 
 from kb.synonyms import SYNONYM_GROUPS
-from kb.text import STOPWORDS, Term, analyze, is_known_word, is_latin, lemma, to_cyrillic, to_latin
+from kb.text import (
+    STOPWORDS,
+    Term,
+    analyze,
+    index_terms,
+    is_known_word,
+    is_latin,
+    lemma,
+    to_cyrillic,
+    to_latin,
+)
 from kb.types import Section
 
 LEXICAL_VERSION = "1"
@@ -66,7 +76,7 @@ class ViewSpec:
 
 
 # Weights tuned on a random half of the dev questions, checked on the other half
-# (bench/kb_eval.py); rounded, since the optimum is flat.
+# (`python -m bench.kb_eval`); rounded, since the optimum is flat.
 VIEWS: tuple[ViewSpec, ...] = (
     ViewSpec("head", 0.5, b=0.5),
     ViewSpec("body", 2.0),
@@ -97,10 +107,6 @@ def topic_words(topic: str) -> str:
     return " ".join(w for w in topic.split("_") if not w.isdigit())
 
 
-def _content(text: str) -> list[str]:
-    return [t.lemma for t in analyze(text) if not t.stop]
-
-
 def _pairs(lemmas: Sequence[str]) -> list[str]:
     return [f"{a} {b}" for a, b in itertools.pairwise(lemmas) if a != b]
 
@@ -121,12 +127,12 @@ def section_tokens(section: Section) -> dict[str, list[str]]:
     head: list[str] = []
     pairs: list[str] = []
     for part in head_parts:
-        lemmas = _content(part)
+        lemmas = index_terms(part)
         head.extend(lemmas)
         pairs.extend(_pairs(lemmas))
     body: list[str] = []
     for line in section.facts.splitlines():
-        lemmas = _content(line)
+        lemmas = index_terms(line)
         body.extend(lemmas)
         pairs.extend(_pairs(lemmas))
     return {"head": head, "body": body, "pairs": pairs}
@@ -319,7 +325,6 @@ class LexicalIndex:
         self, tokens: dict[str, list[list[str]]], categories: Sequence[str]
     ) -> None:
         names = sorted(set(categories))
-        self._category_names = names
         self._doc_category = np.asarray([names.index(c) for c in categories], dtype=np.int32)
         vocab_index = {term: i for i, term in enumerate(sorted(self.vocabulary))}
         counts = np.full((len(names), len(vocab_index)), 0.1, dtype=np.float64)

@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from core import yaml_errors
 from kb.types import Section
 
 BUNDLED_KB = Path(__file__).resolve().parent / "data"
@@ -39,7 +40,7 @@ _EDITOR_NOTE = re.compile(
     re.IGNORECASE,
 )
 _BLANK_RUNS = re.compile(r"\n[ \t]*\n(?:[ \t]*\n)+")
-# libyaml parses the real KB (2 MB) ten times faster than the pure-Python loader.
+# libyaml parses a large KB many times faster than the pure-Python loader.
 _YAMLLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
@@ -90,13 +91,6 @@ def content_hash(sections: Iterable[Section]) -> str:
 def category_files(root: Path) -> list[Path]:
     files = [*root.glob("*.yaml"), *root.glob("*.yml")]
     return sorted(f for f in files if f.is_file() and not f.name.startswith("_"))
-
-
-def _yaml_error(file: Path, exc: yaml.YAMLError) -> str:
-    mark = getattr(exc, "problem_mark", None)
-    where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    return f"{file.name}{where}: YAML syntax error: {problem}"
 
 
 def _parse_section(
@@ -177,7 +171,7 @@ def read_kb(path: str | Path) -> KBContent:
         try:
             data = yaml.load(file.read_text(encoding="utf-8"), Loader=_YAMLLoader)
         except yaml.YAMLError as exc:
-            errors.append(_yaml_error(file, exc))
+            errors.append(yaml_errors.describe(file.name, exc))
             continue
         except (OSError, UnicodeDecodeError) as exc:
             errors.append(f"{file.name}: cannot read: {exc}")
@@ -204,8 +198,3 @@ def read_kb(path: str | Path) -> KBContent:
     if errors:
         raise KBError(errors)
     return KBContent(root=root, sections=sections, warnings=warnings)
-
-
-def load_sections(path: str | Path) -> list[Section]:
-    """The validated sections of a KB directory (see `read_kb`)."""
-    return read_kb(path).sections

@@ -2,7 +2,7 @@
 
 Documents and queries go through the same steps, so "Кассы", "касса" and "KASSA"
 end up as the same term: lower case, ё → е, homoglyphs of mixed-script words fixed,
-pymorphy3 lemmas (cached per token: the analyzer costs ~50 µs a word and a KB
+pymorphy3 lemmas (cached per token: the analyzer is slow per word and a KB
 repeats the same words thousands of times), domain aliases, Russian stop-words.
 """
 
@@ -11,13 +11,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-import threading
 from dataclasses import dataclass
 from importlib import metadata
 
-import pymorphy3
 from bm25s.stopwords import STOPWORDS_RUSSIAN
 
+from core.text.morph import morph
 from kb.synonyms import ALIASES, PRO_CONTEXT
 
 ANALYZER_VERSION = "3"
@@ -79,9 +78,6 @@ _FILLER = {
 }  # fmt: skip
 STOPWORDS: frozenset[str] = frozenset(w.replace("ё", "е") for w in (*STOPWORDS_RUSSIAN, *_FILLER))
 
-_morph: pymorphy3.MorphAnalyzer | None = None
-_morph_lock = threading.Lock()
-
 
 def analyzer_fingerprint() -> str:
     """What shapes index tokens besides the code: for the index cache key, so that
@@ -96,21 +92,6 @@ def analyzer_fingerprint() -> str:
     for part in parts:
         digest.update(repr(part).encode("utf-8"))
     return digest.hexdigest()[:16]
-
-
-def morph() -> pymorphy3.MorphAnalyzer:
-    """The process-wide morphological analyzer (loading it takes ~0.1 s)."""
-    global _morph
-    if _morph is None:
-        with _morph_lock:
-            if _morph is None:
-                _morph = pymorphy3.MorphAnalyzer()
-    return _morph
-
-
-def word_set(block: str) -> frozenset[str]:
-    """A word list written as a block of whitespace-separated words."""
-    return frozenset(block.split())
 
 
 def normalize(text: str) -> str:

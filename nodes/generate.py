@@ -12,13 +12,17 @@ from typing import Any
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
-from graph.contacts import split_media
+from core.settings import Settings
+from core.taxonomy import PROFILE_BY_NAME
 from graph.context import TurnContext, services_of
-from graph.prompts import (
+from graph.state import Fact, SalesState, phase_of, work_of
+from nodes.dialogue import history_before_pending, pending_customer_text
+from rules.contacts import split_media
+from rules.profile import missing_fields, render_profile
+from rules.prompts import (
     ANSWER_RULES,
     ASK_FOR_BLOCK,
     FACTS_BLOCK,
-    FIELD_NAMES_RU,
     GREETING_FIRST,
     GREETING_LATER,
     MEDIA_NOTE,
@@ -29,31 +33,28 @@ from graph.prompts import (
     RETRY_BLOCK,
     VIOLATION_HINTS,
 )
-from graph.settings import Settings
-from graph.state import SalesState
-from nodes.common import history_before_pending, pending_customer_text, render_profile
 
 
-def _facts_block(state: SalesState) -> str:
-    facts = state.get("kb_facts") or []
+def _facts_block(facts: list[Fact]) -> str:
     if not facts:
         return NO_FACTS
     return FACTS_BLOCK.format(facts="\n\n".join(f"[{f['topic']}]\n{f['facts']}" for f in facts))
 
 
-def _phase_block(state: SalesState, settings: Settings, phase: str) -> str:
-    cfg = settings.flow.phases[phase]  # type: ignore[index]
+def _phase_block(state: SalesState, settings: Settings) -> str:
+    phase = phase_of(state, settings.flow)
+    cfg = settings.flow.phases[phase]
     text = PHASE_BLOCK.format(phase=phase, goal=cfg.goal, instructions=cfg.instructions)
-    profile = state.get("profile", {})
-    wanted = [FIELD_NAMES_RU.get(f, f) for f in cfg.ask_for if not profile.get(f)]
+    wanted = missing_fields(state.get("profile", {}), cfg.ask_for)
     if wanted:
-        text += "\n" + ASK_FOR_BLOCK.format(fields=", ".join(wanted))
+        labels = ", ".join(PROFILE_BY_NAME[name].label for name in wanted)
+        text += "\n" + ASK_FOR_BLOCK.format(fields=labels)
     return text
 
 
 def build_answer_prompt(state: SalesState, settings: Settings) -> list[BaseMessage]:
-    phase = state.get("phase") or settings.flow.start_phase
-    may_greet = state.get("turn", 1) <= 1 or bool(state.get("returning"))
+    work = work_of(state)
+    may_greet = state.get("turn", 1) <= 1 or bool(work.get("returning"))
     rules = ANSWER_RULES.format(
         max_chars=settings.guards.max_answer_chars,
         greeting_rule=GREETING_FIRST if may_greet else GREETING_LATER,
@@ -61,15 +62,15 @@ def build_answer_prompt(state: SalesState, settings: Settings) -> list[BaseMessa
     profile = render_profile(state.get("profile", {}))
     sections = [
         rules,
-        _facts_block(state),
+        _facts_block(work.get("kb_facts") or []),
         PROFILE_BLOCK.format(profile=profile) if profile else PROFILE_EMPTY,
-        _phase_block(state, settings, phase),
+        _phase_block(state, settings),
     ]
-    if state.get("objection_guidance"):
-        sections.append(str(state["objection_guidance"]))
-    feedback = state.get("guard_feedback") or []
+    if work.get("objection_guidance"):
+        sections.append(str(work["objection_guidance"]))
+    feedback = work.get("guard_feedback") or []
     if feedback:
-        hints = "; ".join(VIOLATION_HINTS.get(code, code) for code in feedback)
+        hints = "; ".join(VIOLATION_HINTS[code] for code in feedback)
         sections.append(RETRY_BLOCK.format(violations=hints))
 
     messages = state.get("messages", [])
@@ -86,4 +87,4 @@ def build_answer_prompt(state: SalesState, settings: Settings) -> list[BaseMessa
 async def generate_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     services = services_of(runtime)
     draft = await services.llm.text(build_answer_prompt(state, services.settings))
-    return {"draft": draft, "llm_calls": state.get("llm_calls", 0) + 1}
+    return {"work": {"draft": draft, "llm_calls": work_of(state).get("llm_calls", 0) + 1}}

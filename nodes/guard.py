@@ -1,11 +1,11 @@
-"""Guard node: deterministic checks on the draft answer.
+"""Guard node: deterministic checks on the draft answer (rules.guards).
 
 On a violation the draft goes back to `generate` once, with the violation named
 in the prompt; if the second draft still breaks a rule, the offending sentences
 are removed (or a safe fixed answer is used). Violations that cutting a sentence
 fixes as well as a new draft would (settings guards.edit_in_place) are edited
 out of the first draft instead, saving the regeneration call. Violations stay in
-the state so replays and metrics can see what the model got wrong.
+the turn's work so replays and metrics can see what the model got wrong.
 """
 
 from __future__ import annotations
@@ -14,62 +14,48 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from core.taxonomy import QUESTION_INTENTS
 from graph import metrics
-from graph.analysis import QUESTION_INTENTS
 from graph.context import TurnContext, services_of
-from graph.guardrails import Guard, GuardInput
-from graph.state import SalesState, answer_update
+from graph.state import SalesState, TurnWork, answer_update, phase_of, work_of
+from rules.guards import GuardInput
 
 MAX_DRAFTS = 2  # the first draft and one regeneration
 
 
 async def check_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    settings = services_of(runtime).settings
-    guard = Guard(settings.guards)
+    services = services_of(runtime)
+    settings = services.settings
+    guard = services.guard
+    work = work_of(state)
     data = GuardInput(
-        answer=state.get("draft", ""),
+        answer=work.get("draft", ""),
         turn=state.get("turn", 1),
-        phase=state.get("phase") or settings.flow.start_phase,
+        phase=phase_of(state, settings.flow),
         profile=state.get("profile", {}),
-        kb_facts=[f["facts"] for f in state.get("kb_facts") or []],
+        kb_facts=[f["facts"] for f in work.get("kb_facts") or []],
         previous_answers=state.get("answers", []),
-        returning=bool(state.get("returning")),
-        unanswerable=state.get("intent") in QUESTION_INTENTS and not state.get("kb_relevant"),
+        returning=bool(work.get("returning")),
+        unanswerable=work.get("intent") in QUESTION_INTENTS and not work.get("kb_relevant"),
     )
     codes = guard.check(data)
-    attempts = state.get("guard_attempts", 0) + 1
-    seen = [
-        *state.get("guard_violations", []),
-        *(c for c in codes if c not in state.get("guard_violations", [])),
-    ]
     for code in codes:
         metrics.GUARD_VIOLATIONS.labels(code=code).inc()
-
+    seen = list(work.get("guard_violations", []))
+    checked: TurnWork = {
+        "guard_attempts": work.get("guard_attempts", 0) + 1,
+        "guard_feedback": [],
+        "guard_violations": seen + [c for c in codes if c not in seen],
+    }
     if not codes:
-        return {
-            **answer_update(data.answer.strip()),
-            "guard_attempts": attempts,
-            "guard_feedback": [],
-        }
-    if attempts < MAX_DRAFTS and settings.flags.guard_regeneration:
+        return answer_update(data.answer.strip(), checked)
+    if checked["guard_attempts"] < MAX_DRAFTS and settings.flags.guard_regeneration:
         # A repeated greeting or a re-asked field is cut out of the draft when
-        # what remains stands on its own: a regeneration would cost seconds.
+        # what remains stands on its own: a regeneration would cost an LLM call.
         edited = guard.edit(data, codes)
         if edited is not None:
             metrics.GUARD_EDITS.inc()
-            return {
-                **answer_update(edited),
-                "guard_attempts": attempts,
-                "guard_feedback": [],
-                "guard_violations": seen,
-            }
-        return {"guard_attempts": attempts, "guard_feedback": codes, "guard_violations": seen}
-
+            return answer_update(edited, checked)
+        return {"work": {**checked, "guard_feedback": codes}}
     metrics.GUARD_FALLBACKS.inc()
-    repaired = guard.repair(data, codes)
-    return {
-        **answer_update(repaired),
-        "guard_attempts": attempts,
-        "guard_feedback": [],
-        "guard_violations": seen,
-    }
+    return answer_update(guard.repair(data, codes), checked)

@@ -12,35 +12,30 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph.context import TurnContext, services_of
-from graph.guardrails import Guard
-from graph.prompts import OBJECTION_BLOCK, OBJECTION_BLOCK_NO_QUESTION
-from graph.state import SalesState
+from graph.state import SalesState, work_of
+from rules.prompts import OBJECTION_BLOCK, OBJECTION_BLOCK_NO_QUESTION
+
+_SOFT_CLOSE: dict[str, Any] = {"phase": "soft_close", "outcome": "soft_close"}
 
 
 async def handle_objection(state: SalesState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
-    settings = services_of(runtime).settings
-    if state.get("intent") == "refusal":
+    services = services_of(runtime)
+    settings = services.settings
+    work = work_of(state)
+    if work.get("intent") == "refusal":
         # A refusal always ends the sale softly, with or without the strategies.
-        return {"phase": "soft_close", "outcome": "soft_close", "objection_guidance": None}
-
+        return _SOFT_CLOSE
     if not settings.flags.objection_handling:
         return {}
-    kind = state.get("objection_type") or "think"
+    kind = work.get("objection_type") or "think"
     counts = state.get("objection_counts", {})
-    per_type = counts.get(kind, 0) + 1
-    total = sum(counts.values()) + 1
     limits = settings.objections
-    if per_type > limits.max_per_type or total > limits.max_total:
-        return {
-            "objection_counts": {kind: 1},
-            "phase": "soft_close",
-            "outcome": "soft_close",
-            "objection_guidance": None,
-        }
-    strategy = limits.strategies[kind]  # type: ignore[index]
+    if counts.get(kind, 0) + 1 > limits.max_per_type or sum(counts.values()) + 1 > limits.max_total:
+        return {**_SOFT_CLOSE, "objection_counts": {kind: 1}}
+    strategy = limits.strategies[kind]
     # A scripted question about a known field ("Чем пользуетесь сейчас?" after the
     # customer named their tool) would only make the guard send the answer back.
-    known = Guard(settings.guards).reasks(strategy.question, state.get("profile", {}))
+    known = services.guard.reasks(strategy.question, state.get("profile", {}))
     template = OBJECTION_BLOCK_NO_QUESTION if known else OBJECTION_BLOCK
     guidance = template.format(
         objection=kind, acknowledge=strategy.acknowledge, question=strategy.question
@@ -48,5 +43,5 @@ async def handle_objection(state: SalesState, runtime: Runtime[TurnContext]) -> 
     return {
         "objection_counts": {kind: 1},
         "phase": "objection_handling",
-        "objection_guidance": guidance,
+        "work": {"objection_guidance": guidance},
     }

@@ -14,7 +14,7 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph.context import TurnContext, services_of
-from graph.state import SalesState
+from graph.state import Fact, SalesState, phase_of, work_of
 from kb import Hit, KnowledgeBase
 
 OBJECTION_EXTRA_HITS = 2
@@ -23,12 +23,11 @@ INLINE_QUERY_CHARS = 200
 
 async def _search(kb: KnowledgeBase, query: str, k: int, categories: list[str] | None) -> list[Hit]:
     if kb.embeds_queries or len(query) > INLINE_QUERY_CHARS:
-        # Off the event loop: a dense query embedding takes tens of milliseconds,
-        # and so does the lexical analysis of a long message (the query falls back
-        # to the customer's text, up to api.max_text_chars).
+        # Off the event loop: a dense query embedding, or the lexical analysis of
+        # a long message (the query falls back to the customer's text, up to
+        # api.max_text_chars), holds it for tens of milliseconds.
         return await asyncio.to_thread(kb.search, query, k, categories)
-    # A short lexical query takes about a millisecond; a thread hop would cost
-    # about as much again.
+    # A short lexical query costs less than a thread hop.
     return kb.search(query, k, categories)
 
 
@@ -36,29 +35,26 @@ async def retrieve_facts(state: SalesState, runtime: Runtime[TurnContext]) -> di
     services = services_of(runtime)
     settings = services.settings
     kb = services.kb.current
-    phase = state.get("phase") or settings.flow.start_phase
+    work = work_of(state)
     categories = (
-        settings.flow.phases[phase].kb_categories  # type: ignore[index]
+        settings.flow.phases[phase_of(state, settings.flow)].kb_categories
         if settings.flags.phase_category_boost
         else None
     )
-    query = state.get("search_query", "")
-    hits = await _search(kb, query, settings.kb.top_k, categories or None)
+    hits = await _search(kb, work.get("search_query", ""), settings.kb.top_k, categories or None)
 
-    objection = state.get("objection_type")
+    objection = work.get("objection_type")
     if objection and settings.flags.objection_handling:
-        strategy = settings.objections.strategies[objection]  # type: ignore[index]
+        strategy = settings.objections.strategies[objection]
         extra = await _search(kb, strategy.kb_query, OBJECTION_EXTRA_HITS, None)
         seen = {h.topic for h in hits}
         hits = hits + [h for h in extra if h.topic not in seen]
 
     topics = [h.topic for h in hits]
+    facts: list[Fact] = [
+        {"topic": h.topic, "category": h.category, "facts": h.facts, "score": h.score} for h in hits
+    ]
     return {
-        "kb_facts": [
-            {"topic": h.topic, "category": h.category, "facts": h.facts, "score": h.score}
-            for h in hits
-        ],
-        "kb_topics": topics,
+        "work": {"kb_facts": facts, "kb_topics": topics, "kb_relevant": bool(hits)},
         "recent_topics": topics,
-        "kb_relevant": bool(hits),
     }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end check of deploy/n8n/sales-bot.workflow.json with a real n8n. Run by hand
-# (CI runs only the fast JSON test, tests/test_n8n_workflow.py).
+# (CI runs only the fast JSON test, tests/deploy/test_n8n_workflow.py).
 #
 # Installs a pinned n8n into its own folder, starts on 127.0.0.1 a throwaway Redis,
 # the Ollama-protocol stub, `salesbot serve` and `n8n start` with the workflow imported
@@ -133,7 +133,7 @@ log "redis-server on 127.0.0.1:$REDIS_PORT"
 STUB_PORT=$(free_port)
 ANSWER_FILE="$WORK/stub-answer.txt" # while it exists, the stub answers with its text
 start_stub() {
-  start stub "$PY" "$ROOT/tests/ollama_stub.py" --port "$STUB_PORT" --answer-file "$ANSWER_FILE"
+  start stub "$PY" -m tests.support.ollama_stub --port "$STUB_PORT" --answer-file "$ANSWER_FILE"
   STUB_PGID=$STARTED
   wait_until 10 "ollama stub on $STUB_PORT" curl -sf "http://127.0.0.1:$STUB_PORT/api/tags"
 }

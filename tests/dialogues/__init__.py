@@ -1,5 +1,1 @@
-"""Recorded dialogues (YAML files collected by conftest.py).
-
-A package so that its conftest module does not shadow tests/conftest.py, which
-the other test modules import as `conftest`.
-"""
+"""Recorded dialogues: YAML files collected by conftest.py, one test each."""

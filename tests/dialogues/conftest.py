@@ -1,8 +1,9 @@
 """Collects the recorded dialogues: every YAML file under tests/dialogues is one test.
 
-Each test replays its dialogue through the real service (api.dialogues.replay)
-with tests/ollama_stub.py serving the recorded replies. A failure is printed as
-the diff-like report of api.dialogues, not as a traceback. Dialogues under
+Each test replays its dialogue through the real service
+(tests.support.dialogues.replay) with the Ollama-protocol stub serving the
+recorded replies. A failure is printed as the harness's diff-like report, not
+as a traceback. Dialogues under
 known_failures/ document a defect of the bot: they run as xfail (not strict)
 with the file's `reason`, so the summary lists them instead of hiding them; a
 known failure whose recording is stale is a real failure.
@@ -18,14 +19,14 @@ from typing import Any
 
 import pytest
 
-from api.dialogues import (
+from tests.support.dialogues import (
     CASSETTE_SUFFIX,
     DialogueFormatError,
     LoadedDialogue,
     load_dialogue,
     replay,
 )
-from ollama_stub import OllamaStub
+from tests.support.ollama_stub import OllamaStub
 
 HERE = Path(__file__).resolve().parent
 KNOWN_FAILURES = HERE / "known_failures"

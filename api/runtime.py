@@ -1,0 +1,41 @@
+"""What the request handlers share, built once in the app's lifespan."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from api.concurrency import KeyedLocks, SlidingWindowLimiter
+from api.store import Store
+from core.settings import Settings
+from graph.builder import SalesGraph
+from graph.context import Services
+from graph.threads import thread_id_for
+from kb import KBHolder
+
+
+@dataclass
+class Runtime:
+    """Everything a request handler needs."""
+
+    settings: Settings
+    services: Services
+    graphs: list[SalesGraph]
+    """The graph compiled once per memory connection (api.memory_connections)."""
+    store: Store
+    kb: KBHolder
+    api_key: str
+    locks: KeyedLocks
+    key_limiter: SlidingWindowLimiter
+    customer_limiter: SlidingWindowLimiter
+
+    def graph_for(self, session_id: str, user_id: str) -> SalesGraph:
+        """The graph whose SQLite connection serves this customer's thread.
+
+        The checkpointer runs every operation of its connection under one lock;
+        spreading customers over several connections (same file, WAL) keeps
+        hundreds of concurrent turns from queueing behind each other. A customer
+        always maps to the same connection, and their turns are serialized anyway.
+        """
+        index = uuid.UUID(thread_id_for(session_id, user_id)).int % len(self.graphs)
+        return self.graphs[index]

@@ -1,0 +1,26 @@
+"""The HTTP error model (`{"error": {"code", "message"}}`), its exception handlers,
+and the ASGI middleware every service here puts in front of its routes."""
+
+from core.http.errors import (
+    STATUS_CODES,
+    APIError,
+    ErrorResponse,
+    error_response,
+    install_error_handlers,
+    log_unexpected,
+    openapi_error_responses,
+)
+from core.http.middleware import BodySizeLimit, CatchAll, CountErrors
+
+__all__ = [
+    "STATUS_CODES",
+    "APIError",
+    "BodySizeLimit",
+    "CatchAll",
+    "CountErrors",
+    "ErrorResponse",
+    "error_response",
+    "install_error_handlers",
+    "log_unexpected",
+    "openapi_error_responses",
+]

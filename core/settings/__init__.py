@@ -1,0 +1,38 @@
+"""Typed settings: the business configuration of settings.yaml, one model per
+area, plus operational values from the environment (`load_settings`)."""
+
+from core.settings.base import SettingsError
+from core.settings.environment import Environment
+from core.settings.flow import (
+    FlowSettings,
+    HandoffSettings,
+    ObjectionSettings,
+    ObjectionStrategy,
+    PhaseSettings,
+)
+from core.settings.guards import ActionClaim, GuardSettings
+from core.settings.kb import DenseSettings, KBSettings
+from core.settings.llm import LLMSettings
+from core.settings.loader import BusinessSettings, Settings, load_settings
+from core.settings.service import APISettings, FeatureFlags, RateLimitSettings
+
+__all__ = [
+    "APISettings",
+    "ActionClaim",
+    "BusinessSettings",
+    "DenseSettings",
+    "Environment",
+    "FeatureFlags",
+    "FlowSettings",
+    "GuardSettings",
+    "HandoffSettings",
+    "KBSettings",
+    "LLMSettings",
+    "ObjectionSettings",
+    "ObjectionStrategy",
+    "PhaseSettings",
+    "RateLimitSettings",
+    "Settings",
+    "SettingsError",
+    "load_settings",
+]

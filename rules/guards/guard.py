@@ -1,0 +1,264 @@
+"""Deterministic checks of an answer draft, and the deterministic repair used when
+a regenerated draft still breaks a rule (or, through `edit()`, on the first draft
+when cutting a sentence fixes it as well as a regeneration would).
+
+Guards are code, not prompts: a model asked not to invent prices still does
+sometimes; a regex comparing amounts with this turn's KB facts does not forget.
+Each check returns violation codes; `repair()` removes the offending sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from core.settings import GuardSettings
+from core.taxonomy import GuardCode, Phase
+from core.text.cities import cities_in
+from rules.guards.figures import AllowedFigures, allowed_figures
+from rules.guards.money import percents, priced_amounts
+from rules.guards.text import WORD, sentences, similarity
+from rules.profile import is_empty
+
+_GREETING = re.compile(
+    r"^\s*(здравствуй|добр(ый|ое|ого)\s+(день|утр|вечер)|привет|приветствую|салем|сәлем|"
+    r"ассалам|доброго времени)",
+    re.IGNORECASE,
+)
+# The greeting and the address after it, up to the first punctuation mark.
+_GREETING_CLAUSE = re.compile(_GREETING.pattern + r"[^,!.?…:;—]*[,!.…:;—]?", re.IGNORECASE)
+_SELF_INTRO = re.compile(
+    r"\b(меня зовут|я\s*[—–-]?\s*(ваш\s+)?(менеджер|консультант|ассистент|бот)|"
+    r"на связи\s+(менеджер|компания|wipon))",
+    re.IGNORECASE,
+)
+_CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
+# Latin words in lower case: English prose. Capitalized ones (Wipon, Mini, Kaspi)
+# are product and brand names that a Russian answer legitimately contains.
+_LATIN_WORD = re.compile(r"\b[a-z][a-z']*\b")
+_KAZAKH = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
+# How an answer says it will find out (the only honest answer without facts).
+_WILL_CHECK = re.compile(r"уточн|провер|узна[юеёл]|выясн|свяж|передам|менеджер", re.IGNORECASE)
+_FIGURE_CODES: frozenset[GuardCode] = frozenset(
+    {"unknown_price", "unknown_percent", "other_city_figure", "wrong_price_period"}
+)
+# Words of an answer's sentence that point back to the city named before it.
+_BACK_REFERENCE = re.compile(
+    r"\b(?:там|туда|оттуда|тамошн\w*)\b|в\s+(?:этом|том\s+же)\s+городе", re.IGNORECASE
+)
+
+
+@dataclass
+class GuardInput:
+    """What the checks need to know about the turn."""
+
+    answer: str
+    turn: int
+    """1 for the first turn; a greeting is allowed then, and when `may_greet`."""
+    phase: Phase
+    profile: Mapping[str, Any]
+    kb_facts: Sequence[str]
+    previous_answers: Sequence[str] = field(default_factory=list)
+    returning: bool = False
+    unanswerable: bool = False
+    """The customer asked a factual question and the KB had nothing relevant."""
+
+
+class Guard:
+    """All checks and the repair, configured from settings.guards."""
+
+    NO_QUESTION_PHASES: frozenset[Phase] = frozenset({"soft_close", "handoff"})
+
+    def __init__(self, cfg: GuardSettings):
+        self.cfg = cfg
+        self._reask = {
+            name: [re.compile(p, re.IGNORECASE) for p in patterns]
+            for name, patterns in cfg.reask_patterns.items()
+        }
+        self._claims = [
+            (re.compile(c.pattern, re.IGNORECASE), c.requires) for c in cfg.action_claims
+        ]
+
+    # --- single-sentence predicates, shared by check() and repair() ---
+
+    @staticmethod
+    def _in_context(parts: Sequence[str], profile: Mapping[str, Any]) -> list[tuple[str, set[str]]]:
+        """Each sentence with the cities it speaks of: those it names; else those
+        an earlier sentence named, if it points back to them ("В Шымкенте открылся
+        филиал. Там скидка 30%"); else the customer's own city."""
+        own = cities_in(str(profile.get("city") or ""))
+        named_last: set[str] = set()
+        out = []
+        for sentence in parts:
+            named = cities_in(sentence)
+            if named:
+                named_last = named
+            elif named_last and _BACK_REFERENCE.search(sentence):
+                named = named_last
+            out.append((sentence, named or own))
+        return out
+
+    def _is_greeting(self, sentence: str) -> bool:
+        return bool(_GREETING.search(sentence) or _SELF_INTRO.search(sentence))
+
+    def reasks(self, sentence: str, profile: Mapping[str, Any]) -> bool:
+        """Whether `sentence` asks again for a field the profile already has."""
+        return any(
+            not is_empty(profile.get(name)) and any(p.search(sentence) for p in patterns)
+            for name, patterns in self._reask.items()
+        )
+
+    def _false_claim(self, sentence: str, profile: Mapping[str, Any]) -> bool:
+        return any(
+            pattern.search(sentence) and (requires is None or is_empty(profile.get(requires)))
+            for pattern, requires in self._claims
+        )
+
+    def _not_russian(self, text: str) -> bool:
+        if _KAZAKH.search(text):
+            return True
+        cyr = len(_CYRILLIC.findall(text))
+        lat = sum(len(w) for w in _LATIN_WORD.findall(text))
+        return cyr + lat == 0 or cyr / (cyr + lat) < self.cfg.min_cyrillic_ratio
+
+    def _max_questions(self, phase: Phase) -> int:
+        return 0 if phase in self.NO_QUESTION_PHASES else self.cfg.max_questions
+
+    def _allowed_figures(self, data: GuardInput) -> AllowedFigures:
+        return allowed_figures(data.kb_facts, self.cfg.price_allow_list)
+
+    def _sentence_codes(
+        self, sentence: str, data: GuardInput, allowed: AllowedFigures, cities: set[str]
+    ) -> list[GuardCode]:
+        """Codes for one sentence; `cities` are those it speaks of (see `_in_context`)."""
+        codes: list[GuardCode] = []
+        priced = priced_amounts(sentence)
+        verdicts = {allowed.amounts.verdict(a, cities) for a, _ in priced}
+        if "unknown" in verdicts:
+            codes.append("unknown_price")
+        shares = {allowed.percents.verdict(p, cities) for p in percents(sentence)}
+        if "unknown" in shares:
+            codes.append("unknown_percent")
+        if "other_city" in verdicts | shares:
+            codes.append("other_city_figure")
+        if any(allowed.wrong_period(a, period) for a, period in priced):
+            codes.append("wrong_price_period")
+        if data.turn > 1 and not data.returning and self._is_greeting(sentence):
+            codes.append("greeting_repeated")
+        if self.reasks(sentence, data.profile):
+            codes.append("reasked_known_field")
+        if self._false_claim(sentence, data.profile):
+            codes.append("false_action_claim")
+        return codes
+
+    # --- the whole answer ---
+
+    def check(self, data: GuardInput) -> list[GuardCode]:
+        text = data.answer.strip()
+        if not text:
+            return ["empty"]
+        allowed = self._allowed_figures(data)
+        codes: list[GuardCode] = []
+        for sentence, cities in self._in_context(sentences(text), data.profile):
+            found = self._sentence_codes(sentence, data, allowed, cities)
+            codes.extend(c for c in found if c not in codes)
+        if len(re.findall(r"\?+", text)) > self._max_questions(data.phase):
+            codes.append("too_many_questions")
+        if self._not_russian(text):
+            codes.append("not_russian")
+        if len(text) > self.cfg.max_answer_chars:
+            codes.append("too_long")
+        if data.unanswerable and not _WILL_CHECK.search(text):
+            codes.append("ungrounded_answer")
+        if any(
+            similarity(text, old) >= self.cfg.repeat_similarity for old in data.previous_answers
+        ):
+            codes.append("repeated_answer")
+        return codes
+
+    def edit(self, data: GuardInput, codes: Sequence[GuardCode]) -> str | None:
+        """The draft with the offending sentences cut, when that is as good as a
+        regeneration: only for `cfg.edit_in_place` violations (a repeated greeting,
+        a question about a known field), and only if what is left passes every
+        check, still says something (`cfg.min_edited_words`) and still asks its
+        question if the draft had one. None otherwise."""
+        if not codes or not set(codes) <= set(self.cfg.edit_in_place):
+            return None
+        edited = self.repair(data, codes)
+        if len(WORD.findall(edited)) < self.cfg.min_edited_words:
+            return None
+        if "?" in data.answer and "?" not in edited:
+            return None  # the cut took the question that moves the sale on
+        if self.check(replace(data, answer=edited)):
+            return None
+        return edited
+
+    def _without_greeting(self, sentence: str) -> str:
+        """The sentence without its opening greeting ("Здравствуйте, рады, что
+        вы вернулись!" → "Рады, что вы вернулись!"), or "" when nothing worth
+        keeping follows it."""
+        rest = _GREETING_CLAUSE.sub("", sentence, count=1).strip()
+        if len(WORD.findall(rest)) < 3:
+            return ""
+        return rest[0].upper() + rest[1:]
+
+    def repair(self, data: GuardInput, codes: Sequence[GuardCode]) -> str:
+        """Drop what breaks the rules; fall back to a safe fixed answer if nothing is left."""
+        if "empty" in codes or "not_russian" in codes:
+            return self.cfg.fallback_answer
+        if "ungrounded_answer" in codes:
+            return self.cfg.unknown_fact_answer
+        allowed = self._allowed_figures(data)
+        kept = sentences(data.answer)
+        dropped_price = False
+        while True:
+            # Dropping a sentence can take away the city a later one pointed back
+            # to, so the rest is checked again until nothing more goes.
+            passed, dropped = self._keep_allowed(kept, data, allowed)
+            dropped_price = dropped_price or dropped
+            if passed == kept:
+                break
+            kept = passed
+        limit = self._max_questions(data.phase)
+        questions = [i for i, s in enumerate(kept) if "?" in s]
+        # Keep the last question: it is usually the one that moves the sale on.
+        drop = set(questions[: max(0, len(questions) - limit)])
+        kept = [s for i, s in enumerate(kept) if i not in drop]
+        if dropped_price:
+            # Before a closing question, which should stay last.
+            at = len(kept) - 1 if kept and "?" in kept[-1] else len(kept)
+            kept.insert(at, self.cfg.unknown_fact_answer)
+        text = " ".join(kept).strip()
+        if len(text) > self.cfg.max_answer_chars:
+            text = self._shorten(kept)
+        return text or self.cfg.fallback_answer
+
+    def _keep_allowed(
+        self, parts: list[str], data: GuardInput, allowed: AllowedFigures
+    ) -> tuple[list[str], bool]:
+        """The sentences that break no rule (a repeated greeting cut off the
+        sentence it opens), and whether a figure was dropped."""
+        kept: list[str] = []
+        dropped_figure = False
+        for sentence, cities in self._in_context(parts, data.profile):
+            bad = self._sentence_codes(sentence, data, allowed, cities)
+            if bad == ["greeting_repeated"] and not _SELF_INTRO.search(sentence):
+                # Only the greeting is wrong: keep what the sentence says after it.
+                sentence = self._without_greeting(sentence)
+                bad = self._sentence_codes(sentence, data, allowed, cities) if sentence else bad
+            if bad:
+                dropped_figure = dropped_figure or bool(set(bad) & _FIGURE_CODES)
+                continue
+            kept.append(sentence)
+        return kept, dropped_figure
+
+    def _shorten(self, parts: list[str]) -> str:
+        out = ""
+        for part in parts:
+            candidate = f"{out} {part}".strip()
+            if len(candidate) > self.cfg.max_answer_chars:
+                break
+            out = candidate
+        return out or parts[0][: self.cfg.max_answer_chars].rstrip()

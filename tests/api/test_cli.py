@@ -1,0 +1,82 @@
+"""Every `salesbot` command reports a bad path or a bad file in one line, with no
+traceback, and exits non-zero."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from api import cli
+from tests.support import FIXTURES
+
+SALESBOT = Path(sys.executable).with_name("salesbot")
+
+
+@pytest.fixture
+def bad_files(tmp_path: Path) -> dict[str, Path]:
+    not_jsonl = tmp_path / "questions.jsonl"
+    not_jsonl.write_text('{"query": "касса"}\n', encoding="utf-8")
+    not_yaml = tmp_path / "dialogue.yaml"
+    not_yaml.write_text("steps: [\n", encoding="utf-8")
+    return {"jsonl": not_jsonl, "yaml": not_yaml}
+
+
+def _commands(tmp: Path, bad: dict[str, Path]) -> list[tuple[list[str], dict[str, str], str]]:
+    """(argv, environment, what the one line must name)."""
+    missing = str(tmp / "missing")
+    unwritable = "/proc/1/no-such-dir/conversations.db"
+    return [
+        (["kb", "eval", "--queries", f"{missing}.jsonl"], {}, f"{missing}.jsonl"),
+        (["kb", "eval", "--queries", str(bad["jsonl"])], {}, str(bad["jsonl"])),
+        (["kb", "check", "--kb", missing], {}, missing),
+        (["kb", "index", "--kb", missing], {}, missing),
+        (["kb", "check"], {"SETTINGS_PATH": f"{missing}.yaml"}, f"{missing}.yaml"),
+        (["kb", "check"], {"SETTINGS_PATH": str(bad["yaml"])}, str(bad["yaml"])),
+        (["serve"], {"DB_PATH": unwritable, "API_KEY": "k"}, "/proc/1/no-such-dir"),
+        (["chat"], {"DB_PATH": unwritable}, "/proc/1/no-such-dir"),
+        (["dialogues", "record", f"{missing}.yaml", "--ollama", "http://127.0.0.1:9"], {}, missing),
+        (["dialogues", "record", str(bad["yaml"]), "--ollama", "http://127.0.0.1:9"], {}, "YAML"),
+    ]
+
+
+def test_bad_paths_and_files_are_one_line_errors(
+    tmp_path: Path,
+    bad_files: dict[str, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("KB_PATH", str(FIXTURES / "kb_good"))
+    for argv, environ, named in _commands(tmp_path, bad_files):
+        with monkeypatch.context() as scoped:
+            for name, value in environ.items():
+                scoped.setenv(name, value)
+            try:
+                code = cli.main(argv)
+            except SystemExit as exc:  # argparse and `kb eval`'s line of a bad file
+                code = exc.code if isinstance(exc.code, int) else 1
+                if isinstance(exc.code, str):
+                    print(exc.code, file=sys.stderr)
+        out, err = capsys.readouterr()
+        lines = [line for line in err.splitlines() if line.strip()]
+        assert code != 0, argv
+        assert len(lines) == 1, (argv, err)
+        assert named in lines[0], (argv, err)
+        assert "Traceback" not in out + err
+
+
+def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(SALESBOT), "kb", "eval", "--queries", str(tmp_path / "missing.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert (
+        done.stderr.strip()
+        == f"salesbot kb: {tmp_path / 'missing.jsonl'}: No such file or directory"
+    )

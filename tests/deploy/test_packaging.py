@@ -1,0 +1,39 @@
+"""The wheel built from pyproject.toml holds the service's packages and its
+bundled KB, and nothing of the test tree or the benchmarks."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.support import ROOT
+
+SERVICE_PACKAGES = {"core", "rules", "kb", "nodes", "graph", "api"}
+NOT_SOURCES = (".git", ".venv", ".cache", "data", "build", "*.egg-info", "__pycache__")
+
+
+@pytest.mark.slow
+def test_the_wheel_holds_the_service_and_no_test_harness(tmp_path: Path) -> None:
+    # Built from a copy: setuptools leaves build/ and *.egg-info beside the sources.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*NOT_SOURCES))
+    pip_wheel = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation"]
+    built = subprocess.run(
+        [*pip_wheel, "--wheel-dir", str(tmp_path), str(source)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stderr
+    assert "deprecat" not in (built.stdout + built.stderr).lower()
+    (wheel,) = tmp_path.glob("salesbot-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top = {name.split("/", 1)[0] for name in names if not name.startswith("salesbot-")}
+    assert top == SERVICE_PACKAGES
+    assert "api/cli.py" in names and "kb/data/pricing.yaml" in names
+    assert not [n for n in names if "ollama_stub" in n or "dialogues" in n.split("/")[0]]
