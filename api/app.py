@@ -14,12 +14,12 @@ from fastapi import FastAPI
 
 from api import metrics
 from api.concurrency import KeyedLocks, SlidingWindowLimiter
-from api.deps import lacks_valid_key
+from api.deps import refused_before_validation
 from api.kb_reload import install_reload_signal, remove_reload_signal
 from api.routes import api_router, ops_router
 from api.runtime import Runtime
 from api.store import open_store
-from core.http import BodySizeLimit, CatchAll, CountErrors, install_error_handlers
+from core.http import BodySizeLimit, CatchAll, CountErrors, LogContext, install_error_handlers
 from core.logs import configure_logging
 from core.settings import Settings, SettingsError, load_settings
 from graph.builder import compile_graph
@@ -76,6 +76,7 @@ def _lifespan(settings: Settings, api_key: str) -> Lifespan:
                 locks=KeyedLocks(),
                 key_limiter=SlidingWindowLimiter(limits.per_key_per_minute),
                 customer_limiter=SlidingWindowLimiter(limits.per_customer_per_minute),
+                auth_failures=SlidingWindowLimiter(limits.failed_auth_per_minute),
             )
             log.info(
                 "started",
@@ -91,20 +92,29 @@ def _lifespan(settings: Settings, api_key: str) -> Lifespan:
     return lifespan
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None, *, api_key: str | None = None) -> FastAPI:
+    """The service (uvicorn's factory). `api_key` replaces API_KEY's resolution,
+    for an app built only to describe itself (`salesbot openapi`)."""
     settings = settings or load_settings()
     configure_logging(settings.env.log_level)
-    api_key = resolve_api_key(settings)
+    api_key = api_key or resolve_api_key(settings)
+    # The API's documents are for developers: a production service does not show
+    # its surface to whoever asks (`salesbot openapi` prints the schema).
+    docs = settings.env.dev_mode
     app = FastAPI(
         title="Wipon sales bot",
         version="0.1.0",
         description="One customer message in, one grounded Russian sales answer out.",
         lifespan=_lifespan(settings, api_key),
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
-    install_error_handlers(app, unauthorized=lacks_valid_key)
+    install_error_handlers(app, refuse=refused_before_validation)
     app.include_router(api_router)
     app.include_router(ops_router)
     app.add_middleware(CatchAll)
     app.add_middleware(BodySizeLimit)
     app.add_middleware(CountErrors, counter=metrics.ERRORS)
+    app.add_middleware(LogContext)
     return app

@@ -1,4 +1,5 @@
-"""The `salesbot` command line: serve, chat, kb check/index/eval, dialogues record.
+"""The `salesbot` command line: serve, chat, openapi, kb check/index/eval, dialogues
+record.
 
 Each subcommand lives with the code it drives; this module only assembles them.
 `dialogues` is a developer's command: the replay harness lives in the test tree
@@ -13,7 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from api import chat, server
+from api import chat, openapi, server
 from core.settings import SettingsError
 from kb import KBError
 from kb import commands as kb_commands
@@ -42,6 +43,7 @@ def _build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     server.add_parser(sub)
     chat.add_parser(sub)
+    openapi.add_parser(sub)
     kb_commands.add_parsers(sub)
     dialogues = sub.add_parser(
         "dialogues",

@@ -57,12 +57,23 @@ class SlidingWindowLimiter:
         self.window_s = window_s
         self._events: dict[Hashable, deque[float]] = {}
 
-    def allow(self, key: Hashable, now: float | None = None) -> tuple[bool, float]:
-        """(allowed, seconds until the next slot frees up)."""
-        now = time.monotonic() if now is None else now
+    def _recent(self, key: Hashable, now: float) -> deque[float]:
         events = self._events.setdefault(key, deque())
         while events and events[0] <= now - self.window_s:
             events.popleft()
+        return events
+
+    def exhausted(self, key: Hashable, now: float | None = None) -> float | None:
+        """Seconds until `key` has a free slot again, or None when it has one now
+        (nothing is counted)."""
+        now = time.monotonic() if now is None else now
+        events = self._recent(key, now)
+        return events[0] + self.window_s - now if len(events) >= self.limit else None
+
+    def allow(self, key: Hashable, now: float | None = None) -> tuple[bool, float]:
+        """(allowed, seconds until the next slot frees up); an allowed event counts."""
+        now = time.monotonic() if now is None else now
+        events = self._recent(key, now)
         if len(events) >= self.limit:
             return False, events[0] + self.window_s - now
         events.append(now)

@@ -31,23 +31,49 @@ def key_matches(token: str, api_key: str) -> bool:
     return bool(token) and hmac.compare_digest(token.encode(), api_key.encode())
 
 
-def lacks_valid_key(request: Request) -> bool:
-    """Whether a request to the versioned API comes without the service's key: the
-    check of `require_api_key` for error handlers that run before dependencies do."""
-    if not request.url.path.startswith("/api/"):
-        return False
-    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+def retry_after(seconds: float) -> dict[str, str]:
+    return {"Retry-After": str(max(1, int(seconds + 0.999)))}
+
+
+def _client(request: Request) -> str:
+    # uvicorn already puts nginx's X-Forwarded-For there when nginx is the peer.
+    return request.client.host if request.client else "unknown"
+
+
+def refused(request: Request, token: str) -> APIError | None:
+    """Why a request's Bearer `token` is refused, or None for the service's key.
+
+    Wrong keys count per client address: past `rate_limit.failed_auth_per_minute`
+    every request from that address is a 429 until the minute has passed, the
+    right key included, so that guessing costs a minute per few dozen tries."""
     runtime: Runtime = request.app.state.runtime
-    return not (scheme.lower() == "bearer" and key_matches(token.strip(), runtime.api_key))
+    address = _client(request)
+    wait = runtime.auth_failures.exhausted(address)
+    if wait is not None:
+        return APIError(429, "Too many wrong API keys from this address", retry_after(wait))
+    if key_matches(token, runtime.api_key):
+        return None
+    runtime.auth_failures.allow(address)
+    return APIError(401, "Invalid API key")
+
+
+def refused_before_validation(request: Request) -> APIError | None:
+    """`refused` for error handlers that run before dependencies do (a body that
+    fails validation): a caller without the key learns nothing about the body."""
+    if not request.url.path.startswith("/api/"):
+        return None
+    scheme, token = get_authorization_scheme_param(request.headers.get("Authorization"))
+    return refused(request, token.strip() if scheme.lower() == "bearer" else "")
 
 
 def require_api_key(
-    runtime: RuntimeDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer_scheme)],
 ) -> str:
     token = credentials.credentials.strip() if credentials else ""
-    if not key_matches(token, runtime.api_key):
-        raise APIError(401, "Invalid API key")
+    error = refused(request, token)
+    if error is not None:
+        raise error
     return token
 
 

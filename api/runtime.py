@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from api.concurrency import KeyedLocks, SlidingWindowLimiter
+from api.delivery import InSync
 from api.store import Store
 from core.settings import Settings
 from graph.builder import SalesGraph
@@ -28,6 +29,10 @@ class Runtime:
     locks: KeyedLocks
     key_limiter: SlidingWindowLimiter
     customer_limiter: SlidingWindowLimiter
+    auth_failures: SlidingWindowLimiter
+    """Wrong keys per client address."""
+    in_sync: InSync = field(default_factory=InSync)
+    """Customers whose tables agree with their thread (api.delivery)."""
 
     def graph_for(self, session_id: str, user_id: str) -> SalesGraph:
         """The graph whose SQLite connection serves this customer's thread.

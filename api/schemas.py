@@ -75,6 +75,12 @@ class ProcessRequest(BaseModel):
     message: Message
     context: RequestContext = Field(default_factory=RequestContext)
 
+    @field_validator("context", mode="before")
+    @classmethod
+    def _null_context(cls, value: Any) -> Any:
+        # Optional means it may also be sent as null, as JavaScript gateways do.
+        return RequestContext() if value is None else value
+
 
 class Meta(BaseModel):
     model: str

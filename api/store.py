@@ -3,18 +3,23 @@
 - `user_profiles`: what the bot learned about each customer, one row per
   (session_id, user_id), upserted after every turn;
 - `conversations`: one row per thread for operations (ids, turns, last activity);
-- `processed_requests`: answers by request_id, so n8n retries are idempotent.
+- `processed_requests`: answers by request_id (with the fingerprint of the
+  message), so n8n retries are idempotent.
 
-All three are written in one transaction per turn.
+All three are written in one transaction per turn, after the turn's checkpoint.
+The checkpoint is the truth: when a crash falls between the two, the next
+request of the customer finds the tables behind the thread and writes them from
+it (api.delivery).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -67,6 +72,7 @@ CREATE TABLE IF NOT EXISTS processed_requests (
     request_id TEXT NOT NULL,
     response TEXT NOT NULL,
     created_ts REAL NOT NULL,
+    fingerprint TEXT,
     PRIMARY KEY (session_id, user_id, request_id)
 );
 CREATE INDEX IF NOT EXISTS processed_requests_created ON processed_requests (created_ts);
@@ -122,24 +128,59 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    response: dict[str, Any]
+    fingerprint: str | None
+    """What identifies the request's message (None in rows older than the column)."""
+
+
 @dataclass
 class Store:
+    """The tables on one connection, shared by every request. A transaction must not
+    interleave with another request's writes (a commit would take their half
+    along), so every write holds the store's lock, and a failed one rolls back at
+    once (an open transaction would hold SQLite's write lock)."""
+
     conn: aiosqlite.Connection
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        async with self._lock:
+            try:
+                yield self.conn
+                await self.conn.commit()
+            except BaseException:
+                # Shielded: a cancelled request must still release the write lock.
+                await asyncio.shield(self.conn.rollback())
+                raise
 
     async def setup(self) -> None:
         await self.conn.executescript(SCHEMA)
-        # A profile field added since the table was created gets its column.
-        async with self.conn.execute("PRAGMA table_info(user_profiles)") as cur:
+        async with self._transaction():
+            # A column added since a table was created (a new profile field, the
+            # request's fingerprint) is added to it.
+            await self._add_missing("user_profiles", PROFILE_COLUMNS)
+            await self._add_missing("processed_requests", {"fingerprint": "TEXT"})
+
+    async def _add_missing(self, table: str, columns: dict[str, str]) -> None:
+        async with self.conn.execute(f"PRAGMA table_info({table})") as cur:
             present = {row[1] for row in await cur.fetchall()}
-        for name, kind in PROFILE_COLUMNS.items():
+        for name, kind in columns.items():
             if name not in present:
-                await self.conn.execute(f"ALTER TABLE user_profiles ADD COLUMN {name} {kind}")
-        await self.conn.commit()
+                await self.conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+    async def _one(self, sql: str, parameters: tuple[Any, ...] = ()) -> Any:
+        # A read needs no lock: between two statements of another request's
+        # transaction it sees that request's customer only, never its own rows
+        # half written.
+        async with self.conn.execute(sql, parameters) as cur:
+            return await cur.fetchone()
 
     async def ping(self) -> bool:
         try:
-            async with self.conn.execute("SELECT 1") as cur:
-                return (await cur.fetchone()) == (1,)
+            return bool(await self._one("SELECT 1") == (1,))
         except Exception:
             return False
 
@@ -147,20 +188,28 @@ class Store:
 
     async def stored_response(
         self, session_id: str, user_id: str, request_id: str, ttl_s: float
-    ) -> dict[str, Any] | None:
-        async with self.conn.execute(
-            "SELECT response FROM processed_requests WHERE session_id=? AND user_id=? "
-            "AND request_id=? AND created_ts>=?",
+    ) -> StoredResponse | None:
+        """The answer given to `request_id` within the last `ttl_s` seconds."""
+        row = await self._one(
+            "SELECT response, fingerprint FROM processed_requests WHERE session_id=? "
+            "AND user_id=? AND request_id=? AND created_ts>=?",
             (session_id, user_id, request_id, time.time() - ttl_s),
-        ) as cur:
-            row = await cur.fetchone()
-        return json.loads(row[0]) if row else None
+        )
+        return StoredResponse(json.loads(row[0]), row[1]) if row else None
+
+    async def recorded_turns(self, session_id: str, user_id: str) -> int:
+        """How many of the customer's turns the operational tables know of."""
+        row = await self._one(
+            "SELECT turns FROM conversations WHERE session_id=? AND user_id=?",
+            (session_id, user_id),
+        )
+        return int(row[0]) if row else 0
 
     async def purge_expired(self, ttl_s: float) -> int:
-        cur = await self.conn.execute(
-            "DELETE FROM processed_requests WHERE created_ts<?", (time.time() - ttl_s,)
-        )
-        await self.conn.commit()
+        async with self._transaction() as conn:
+            cur = await conn.execute(
+                "DELETE FROM processed_requests WHERE created_ts<?", (time.time() - ttl_s,)
+            )
         return cur.rowcount
 
     # --- the per-turn write ---
@@ -170,9 +219,11 @@ class Store:
         session_id: str,
         user_id: str,
         result: TurnResult,
-        request_id: str | None,
+        requests: Mapping[str, str],
         response: dict[str, Any],
     ) -> None:
+        """One transaction: the profile, the conversation's row, and `response` as
+        the answer of every request (request_id → fingerprint) the turn answered."""
         now, ts = _now_iso(), time.time()
         profile = dict(result.profile)
         columns = {
@@ -186,24 +237,32 @@ class Store:
             int(result.handoff),
             now,
         ]
-        await self.conn.execute(UPSERT_PROFILE, (session_id, user_id, *values))
-        thread_id = thread_id_for(session_id, user_id)
-        await self.conn.execute(
-            UPSERT_CONVERSATION, (session_id, user_id, thread_id, result.turn, now, now, ts)
-        )
-        if request_id:
-            await self.conn.execute(
-                "INSERT OR REPLACE INTO processed_requests VALUES (?, ?, ?, ?, ?)",
-                (session_id, user_id, request_id, json.dumps(response, ensure_ascii=False), ts),
+        async with self._transaction() as conn:
+            await conn.execute(UPSERT_PROFILE, (session_id, user_id, *values))
+            thread_id = thread_id_for(session_id, user_id)
+            await conn.execute(
+                UPSERT_CONVERSATION, (session_id, user_id, thread_id, result.turn, now, now, ts)
             )
-        await self.conn.commit()
+            stored = json.dumps(response, ensure_ascii=False)
+            await conn.executemany(
+                "INSERT OR REPLACE INTO processed_requests "
+                "(session_id, user_id, request_id, response, created_ts, fingerprint) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [
+                    (session_id, user_id, key, stored, ts, fingerprint)
+                    for key, fingerprint in requests.items()
+                ],
+            )
 
     # --- reads for operations ---
 
     async def profiles_of(self, user_id: str) -> list[dict[str, Any]]:
-        async with self.conn.execute(
-            "SELECT * FROM user_profiles WHERE user_id=? ORDER BY updated_at DESC", (user_id,)
-        ) as cur:
+        async with (
+            self._lock,
+            self.conn.execute(
+                "SELECT * FROM user_profiles WHERE user_id=? ORDER BY updated_at DESC", (user_id,)
+            ) as cur,
+        ):
             names = [d[0] for d in cur.description]
             rows = [dict(zip(names, r, strict=True)) for r in await cur.fetchall()]
         entries = []
@@ -217,10 +276,9 @@ class Store:
         return entries
 
     async def active_conversations(self, window_s: float = 86400) -> int:
-        async with self.conn.execute(
+        row = await self._one(
             "SELECT COUNT(*) FROM conversations WHERE updated_ts>=?", (time.time() - window_s,)
-        ) as cur:
-            row = await cur.fetchone()
+        )
         return int(row[0]) if row else 0
 
 

@@ -87,29 +87,30 @@ class Service:
     ready_after_s: float
 
 
-def wait_ready(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+def wait_ready(
+    url: str, proc: subprocess.Popen[bytes], timeout_s: float = 120, path: str = "/ready"
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"the service exited with {proc.returncode}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/ready", timeout=2).status_code == 200:
+            if httpx.get(f"{url}{path}", timeout=2).status_code == 200:
                 return
         time.sleep(0.02)
     raise TimeoutError("the service did not become ready")
 
 
-@contextlib.contextmanager
-def service(
+def service_env(
     ollama_url: str,
+    port: int,
     *,
     kb: Path | None,
     db: Path,
     settings: Path | None = None,
     extra_env: dict[str, str] | None = None,
-    log: Path | None = None,
-) -> Iterator[Service]:
-    port = free_port()
+) -> dict[str, str]:
+    """The environment of a `salesbot serve` process for a benchmark."""
     env = {
         **os.environ,
         "API_KEY": API_KEY,
@@ -125,6 +126,21 @@ def service(
         env.pop("KB_PATH", None)
     if settings is not None:
         env["SETTINGS_PATH"] = str(settings)
+    return env
+
+
+@contextlib.contextmanager
+def service(
+    ollama_url: str,
+    *,
+    kb: Path | None,
+    db: Path,
+    settings: Path | None = None,
+    extra_env: dict[str, str] | None = None,
+    log: Path | None = None,
+) -> Iterator[Service]:
+    port = free_port()
+    env = service_env(ollama_url, port, kb=kb, db=db, settings=settings, extra_env=extra_env)
     out = log.open("wb") if log else subprocess.DEVNULL
     started = time.perf_counter()
     proc = subprocess.Popen([str(SALESBOT), "serve"], env=env, stdout=out, stderr=out)

@@ -8,6 +8,7 @@ only an OS crash or power loss can lose the last commits.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -33,10 +34,22 @@ async def configure_connection(conn: aiosqlite.Connection, busy_timeout_ms: int)
     await conn.execute("PRAGMA synchronous=NORMAL")
 
 
+DIRECTORY_MODE = 0o750
+FILE_MODE = 0o640
+"""Conversations are personal data: the service's user writes them, its group (the
+backup job) may read them, nobody else."""
+
+
 def prepare_directory(db_path: str | Path) -> None:
-    """Create the directory of a database file; an OSError names what failed."""
-    if str(db_path) != ":memory:":
-        Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+    """Create the database file's directory, and the file itself, readable only by
+    the service's user and group; an OSError names what failed."""
+    if str(db_path) == ":memory:":
+        return
+    path = Path(db_path)
+    path.parent.mkdir(mode=DIRECTORY_MODE, parents=True, exist_ok=True)
+    # SQLite would create the file with the process's umask (world-readable by
+    # default) and gives its -wal and -shm files the same mode.
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, FILE_MODE))
 
 
 @asynccontextmanager

@@ -2,7 +2,7 @@
 kinds of call a system makes (a structured JSON-schema call and a plain-text one).
 
 Every call sets `num_ctx`, a timeout, `keep_alive`, a temperature and thinking
-off. Transport failures become `LLMUnavailable`, which an API maps to 503.
+off. Any failure of a call becomes `LLMUnavailable`, which an API maps to 503.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ REPAIR_PROMPT = (
 
 
 class LLMUnavailable(RuntimeError):
-    """Ollama is unreachable, too slow, or does not have the model."""
+    """Ollama is unreachable, too slow, lacks the model, or answered something unusable."""
 
 
 @functools.cache
@@ -72,13 +72,12 @@ def build_chat_model(cfg: LLMSettings, *, temperature: float, max_tokens: int) -
     )
 
 
-def _is_transport_error(exc: BaseException) -> bool:
-    if isinstance(exc, ConnectionError | httpx.HTTPError | TimeoutError):
-        return True
-    # 404 = model not pulled, 5xx = server trouble; both mean "no LLM right now".
-    return isinstance(exc, ollama.ResponseError) and (
-        exc.status_code == 404 or exc.status_code >= 500
-    )
+def _describe(exc: BaseException) -> str:
+    """The failure in a few words that never quote a prompt: the type, and the
+    status of an HTTP error."""
+    if isinstance(exc, ollama.ResponseError):
+        return f"{type(exc).__name__} {exc.status_code}"
+    return type(exc).__name__
 
 
 def _usage(message: Any) -> tuple[int, int]:
@@ -147,10 +146,13 @@ class LLM:
         try:
             result = await runnable.ainvoke(list(messages))
         except Exception as exc:
-            if _is_transport_error(exc):
-                self.metrics.calls.labels(kind=kind, status="unavailable").inc()
-                raise LLMUnavailable(f"LLM call failed: {type(exc).__name__}") from exc
-            raise
+            # Whatever goes wrong inside the call is the model's fault, not the
+            # turn's: a connection refused or reset, a timeout, an HTTP error
+            # status (a model not pulled, a runner that died, a request a replaced
+            # model refuses), a body that is no JSON or is cut off. The turn can
+            # be tried again, so it is "unavailable" (503), never a 500.
+            self.metrics.calls.labels(kind=kind, status="unavailable").inc()
+            raise LLMUnavailable(f"LLM call failed: {_describe(exc)}") from exc
         finally:
             self.metrics.latency.labels(kind=kind).observe(time.perf_counter() - started)
         prompt_tokens, answer_tokens = _usage(result)

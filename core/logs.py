@@ -11,11 +11,52 @@ import hmac
 import json
 import logging
 import sys
+from collections.abc import Mapping
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
+from types import MappingProxyType
 from typing import Any
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 _HANDLER_NAME = "json-stderr"
+
+
+_NONE: Mapping[str, Any] = MappingProxyType({})
+_context: ContextVar[Mapping[str, Any]] = ContextVar("log_context", default=_NONE)
+
+
+def begin_context() -> Token[Mapping[str, Any]]:
+    """Start an empty set of fields for what follows (one HTTP request); every log
+    record made until `end_context` carries the fields `bind` adds."""
+    return _context.set({})
+
+
+def end_context(token: Token[Mapping[str, Any]]) -> None:
+    _context.reset(token)
+
+
+def bind(**fields: Any) -> None:
+    """Add fields to every later record of the current context (a request's ids)."""
+    current = _context.get()
+    if isinstance(current, dict):
+        current.update(fields)
+    else:
+        _context.set(dict(fields))
+
+
+def _with_context(factory: Any) -> Any:
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record: logging.LogRecord = factory(*args, **kwargs)
+        for name, value in _context.get().items():
+            setattr(record, name, value)
+        return record
+
+    make.with_log_context = True  # type: ignore[attr-defined]
+    return make
+
+
+if not getattr(logging.getLogRecordFactory(), "with_log_context", False):
+    logging.setLogRecordFactory(_with_context(logging.getLogRecordFactory()))
 
 
 def hash_id(value: str, key: str) -> str:

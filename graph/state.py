@@ -6,7 +6,8 @@ node). One checkpointed state per (session_id, user_id) thread.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
@@ -21,6 +22,8 @@ from rules.profile import merge_profile
 # checks and "recently used" signals, small enough to keep checkpoints light.
 ANSWER_MEMORY = 10
 TOPIC_MEMORY = 12
+REPLY_MEMORY = 64
+"""Customer messages whose reply a thread remembers (a retry's answer)."""
 
 
 def merge_counts(left: dict[str, int] | None, right: dict[str, int] | None) -> dict[str, int]:
@@ -41,6 +44,16 @@ def _append_capped(limit: int) -> Callable[[list[str] | None, list[str] | None],
 
 append_answers = _append_capped(ANSWER_MEMORY)
 append_topics = _append_capped(TOPIC_MEMORY)
+
+
+def message_text(message: AnyMessage) -> str:
+    """A message's text, whether its content is a string or a list of parts."""
+    content = message.content
+    if isinstance(content, str):
+        return content
+    return " ".join(
+        part.get("text", "") if isinstance(part, dict) else str(part) for part in content
+    )
 
 
 def split_pending(messages: Sequence[Any]) -> tuple[list[AnyMessage], list[AnyMessage]]:
@@ -80,6 +93,28 @@ class Fact(TypedDict):
     category: str
     facts: str
     score: float
+
+
+class Reply(TypedDict):
+    """The reply a customer message got: the turn's answer and where it left the
+    conversation. Kept in the checkpoint with the answer itself, so that a retry
+    of the message finds it even when nothing else was written."""
+
+    answer: str
+    phase: Phase
+    intent: Intent
+    outcome: Outcome | None
+    handoff: bool
+    kb_used: bool
+    turn: int
+    at: float
+    """When the answer was made (seconds since the epoch)."""
+
+
+def keep_replies(left: dict[str, Reply] | None, right: dict[str, Reply] | None) -> dict[str, Reply]:
+    """The replies by message id, the newest REPLY_MEMORY kept."""
+    merged = {**(left or {}), **(right or {})}
+    return dict(list(merged.items())[-REPLY_MEMORY:])
 
 
 class TurnWork(TypedDict, total=False):
@@ -151,6 +186,8 @@ class Memory(TypedDict, total=False):
     """Recent final answers, for repetition checks."""
     recent_topics: Annotated[list[str], append_topics]
     """KB topics used in recent turns."""
+    replies: Annotated[dict[str, Reply], keep_replies]
+    """The reply each recent customer message got, by the message's id."""
 
 
 class SalesState(Memory, total=False):
@@ -170,12 +207,33 @@ def work_of(state: SalesState) -> TurnWork:
     return state.get("work") or {}
 
 
-def answer_update(text: str, work: TurnWork | None = None) -> dict[str, Any]:
-    """The state update that delivers a final answer (with `work`, more of the
-    turn's work): it joins the dialogue and the answer memory in the same step,
-    so the checkpoint holds both or neither."""
+def make_reply(state: Mapping[str, Any], work: TurnWork, answer: str) -> Reply:
+    """The reply of a turn whose state (after it) and work are these."""
     return {
+        "answer": answer,
+        "phase": state.get("phase") or "discovery",
+        "intent": work.get("intent", "unclear"),
+        "outcome": state.get("outcome"),
+        "handoff": bool(state.get("handoff")),
+        "kb_used": bool(work.get("kb_relevant")),
+        "turn": state.get("turn", 0),
+        "at": time.time(),
+    }
+
+
+def deliver(
+    state: SalesState, text: str, work: TurnWork | None = None, **memory: Any
+) -> dict[str, Any]:
+    """The state update that delivers the turn's answer `text` (with `work`, more
+    of the turn's work, and `memory`, what else the node changes): the answer joins
+    the dialogue, the answer memory and the reply of every customer message it
+    answers in the same step, so the checkpoint holds all of them or none."""
+    reply = make_reply({**state, **memory}, {**work_of(state), **(work or {})}, text)
+    _, pending = split_pending(state.get("messages", []))
+    return {
+        **memory,
         "work": {**(work or {}), "answer": text, "draft": text},
         "messages": [AIMessage(content=text)],
         "answers": [text],
+        "replies": {m.id: reply for m in pending if m.id},
     }

@@ -12,7 +12,7 @@ import asyncio
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.messages import HumanMessage
 from langchain_core.runnables import RunnableConfig
@@ -23,7 +23,7 @@ from core.taxonomy import GuardCode, Intent, Outcome, Phase
 from graph import metrics
 from graph.builder import SalesGraph
 from graph.context import Services, TurnContext
-from graph.state import InputState, TurnWork
+from graph.state import InputState, Reply, SalesState, TurnWork, make_reply, message_text
 from graph.threads import thread_config
 
 # Checkpoint metadata key naming the run that wrote a checkpoint.
@@ -34,17 +34,71 @@ _ATTEMPT = "turn_attempt"
 class TurnResult:
     """What a turn produced, for the API's answer, its log and the store."""
 
-    answer: str
-    phase: Phase
-    intent: Intent
-    outcome: Outcome | None
-    handoff: bool
-    kb_used: bool
-    turn: int
-    llm_calls: int
+    reply: Reply
+    """The answer and where it left the conversation (what a retry gets too)."""
+    llm_calls: int = 0
     kb_topics: list[str] = field(default_factory=list)
     guard_violations: list[GuardCode] = field(default_factory=list)
     profile: dict[str, Any] = field(default_factory=dict)
+    answered: dict[str, str] = field(default_factory=dict)
+    """The customer messages this turn answered, id → text (usually one; more when
+    earlier turns failed and left theirs waiting)."""
+
+    @property
+    def answer(self) -> str:
+        return self.reply["answer"]
+
+    @property
+    def phase(self) -> Phase:
+        return self.reply["phase"]
+
+    @property
+    def intent(self) -> Intent:
+        return self.reply["intent"]
+
+    @property
+    def outcome(self) -> Outcome | None:
+        return self.reply["outcome"]
+
+    @property
+    def handoff(self) -> bool:
+        return self.reply["handoff"]
+
+    @property
+    def kb_used(self) -> bool:
+        return self.reply["kb_used"]
+
+    @property
+    def turn(self) -> int:
+        return self.reply["turn"]
+
+
+def result_of(state: SalesState) -> TurnResult:
+    """The last turn of a thread as its state holds it."""
+    work: TurnWork = state.get("work") or TurnWork()
+    turn = state.get("turn", 0)
+    replies = state.get("replies", {})
+    answered = {
+        str(m.id): message_text(m)
+        for m in state.get("messages", [])
+        if isinstance(m, HumanMessage) and m.id in replies and replies[m.id]["turn"] == turn
+    }
+    reply = replies[next(iter(answered))] if answered else None
+    return TurnResult(
+        # A thread written before replies were kept has none: its state says the same.
+        reply=reply or make_reply(state, work, work.get("answer", "")),
+        llm_calls=work.get("llm_calls", 0),
+        kb_topics=list(work.get("kb_topics", [])),
+        guard_violations=list(work.get("guard_violations", [])),
+        profile=dict(state.get("profile", {})),
+        answered=answered,
+    )
+
+
+async def read_thread(graph: SalesGraph, session_id: str, user_id: str) -> SalesState:
+    """The customer's thread as it was last checkpointed (empty for a new one)."""
+    snapshot = await graph.aget_state(thread_config(session_id, user_id))
+    return cast(SalesState, snapshot.values or {})
 
 
 async def run_turn(
@@ -87,20 +141,7 @@ async def run_turn(
         # a deleted thread without the message).
         await _to_the_end(_keep_only_the_message(graph, config, attempt, payload))
         raise
-    work: TurnWork = state.get("work") or TurnWork()
-    result = TurnResult(
-        answer=work.get("answer", ""),
-        phase=state["phase"],
-        intent=work.get("intent", "unclear"),
-        outcome=state.get("outcome"),
-        handoff=bool(state.get("handoff")),
-        kb_used=bool(work.get("kb_relevant")),
-        turn=state.get("turn", 0),
-        llm_calls=work.get("llm_calls", 0),
-        kb_topics=list(work.get("kb_topics", [])),
-        guard_violations=list(work.get("guard_violations", [])),
-        profile=dict(state.get("profile", {})),
-    )
+    result = result_of(cast(SalesState, state))
     metrics.TURNS.labels(phase=result.phase, intent=result.intent).inc()
     return result
 

@@ -7,17 +7,8 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AnyMessage, HumanMessage
 
-from graph.state import split_pending
+from graph.state import message_text, split_pending
 from rules.prompts import SPEAKER_BOT, SPEAKER_CUSTOMER
-
-
-def message_text(message: AnyMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return " ".join(
-        part.get("text", "") if isinstance(part, dict) else str(part) for part in content
-    )
 
 
 def pending_customer_text(messages: Sequence[AnyMessage]) -> str:

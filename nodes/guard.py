@@ -17,7 +17,7 @@ from langgraph.runtime import Runtime
 from core.taxonomy import QUESTION_INTENTS
 from graph import metrics
 from graph.context import TurnContext, services_of
-from graph.state import SalesState, TurnWork, answer_update, phase_of, work_of
+from graph.state import SalesState, TurnWork, deliver, phase_of, work_of
 from rules.guards import GuardInput
 
 MAX_DRAFTS = 2  # the first draft and one regeneration
@@ -48,14 +48,14 @@ async def check_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict
         "guard_violations": seen + [c for c in codes if c not in seen],
     }
     if not codes:
-        return answer_update(data.answer.strip(), checked)
+        return deliver(state, data.answer.strip(), checked)
     if checked["guard_attempts"] < MAX_DRAFTS and settings.flags.guard_regeneration:
         # A repeated greeting or a re-asked field is cut out of the draft when
         # what remains stands on its own: a regeneration would cost an LLM call.
         edited = guard.edit(data, codes)
         if edited is not None:
             metrics.GUARD_EDITS.inc()
-            return answer_update(edited, checked)
+            return deliver(state, edited, checked)
         return {"work": {**checked, "guard_feedback": codes}}
     metrics.GUARD_FALLBACKS.inc()
-    return answer_update(guard.repair(data, codes), checked)
+    return deliver(state, guard.repair(data, codes), checked)

@@ -12,14 +12,15 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph.context import TurnContext, services_of
-from graph.state import SalesState, answer_update
+from graph.state import SalesState, deliver
 
 
 async def hand_off(state: SalesState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     settings = services_of(runtime).settings
-    return {
-        **answer_update(settings.guards.handoff_answer.strip()),
-        "phase": "handoff",
-        "outcome": "handoff",
-        "handoff": True,
-    }
+    return deliver(
+        state,
+        settings.guards.handoff_answer.strip(),
+        phase="handoff",
+        outcome="handoff",
+        handoff=True,
+    )

@@ -1,34 +1,51 @@
 """`POST /process`: one turn of the customer's conversation, as n8n calls it.
 
-A turn is answered once per request_id: a retry waits for the original under
-the customer's lock and then finds its stored answer. One turn runs at a time
-per customer, within `api.turn_budget_s` of the request's arrival (the wait for
-the customer's previous turn included).
+Every request gets exactly one of: the answer of the turn that answered its
+message (api.delivery: also on a retry, also when one turn answered several
+messages), a 503 to retry, or a final 4xx. One turn runs at a time per
+customer, within `api.turn_budget_s` of the request's arrival (the wait for the
+customer's previous turn included).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter
 
 from api import metrics
 from api.concurrency import LockTimeout
-from api.deps import AuthDep, RuntimeDep
+from api.delivery import (
+    IdempotencyConflict,
+    MessageKey,
+    answered_requests,
+    catch_up,
+    message_key,
+    recall,
+    replayed,
+    response_of,
+)
+from api.deps import AuthDep, RuntimeDep, retry_after
 from api.runtime import Runtime
-from api.schemas import Meta, ProcessRequest, ProcessResponse
+from api.schemas import ProcessRequest, ProcessResponse
 from core.http import APIError, openapi_error_responses
 from core.llm import LLMUnavailable
-from core.logs import hash_id
-from graph.turn import TurnResult, run_turn
+from core.logs import bind, hash_id
+from graph.turn import TurnResult, read_thread, run_turn
 
 log = logging.getLogger("salesbot.api")
 router = APIRouter(tags=["turns"])
 
 Customer = tuple[str, str]
+# Seconds a client is told to wait before it retries a 503.
+RETRY_MODEL_S = 5
+RETRY_BUSY_S = 2
 
 
 def _message_text(body: ProcessRequest, max_chars: int) -> str:
@@ -45,27 +62,40 @@ def _check_rate(runtime: Runtime, api_key: str, customer: Customer) -> None:
         (runtime.key_limiter, hash_id(api_key, runtime.api_key)),
         (runtime.customer_limiter, customer),
     ):
-        allowed, retry_after = limiter.allow(key)
+        allowed, wait = limiter.allow(key)
         if not allowed:
-            raise APIError(
-                429,
-                "Too many requests, retry later",
-                headers={"Retry-After": str(max(1, int(retry_after + 0.999)))},
-            )
+            raise APIError(429, "Too many requests, retry later", headers=retry_after(wait))
 
 
-def _log_fields(body: ProcessRequest, key: str) -> dict[str, Any]:
-    """What every log line of the turn carries: ids as keyed hashes, never raw."""
-    return {
-        "request_id": body.request_id,
-        "session": hash_id(body.session_id, key),
-        "user": hash_id(body.user_id, key),
-        "channel": body.channel,
-    }
+def unavailable(message: str, seconds: float) -> APIError:
+    return APIError(503, message, headers=retry_after(seconds))
+
+
+@contextmanager
+def _database_busy_is_503() -> Iterator[None]:
+    """Another process holding the database past the busy timeout (a backup, a
+    sqlite3 shell) is transient: the client retries, and nothing was half done."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        reason = str(exc).lower()
+        if "locked" not in reason and "busy" not in reason:
+            raise
+        log.warning("database busy", extra={"status": 503})
+        raise unavailable("The database is busy, retry later", RETRY_BUSY_S) from None
+
+
+async def _stored(runtime: Runtime, customer: Customer, key: MessageKey) -> ProcessResponse | None:
+    if key.request is None:
+        return None
+    stored = await runtime.store.stored_response(
+        *customer, key.request, runtime.settings.api.idempotency_ttl_s
+    )
+    return replayed(stored, key) if stored is not None else None
 
 
 async def _run(
-    runtime: Runtime, body: ProcessRequest, text: str, deadline: float, fields: dict[str, Any]
+    runtime: Runtime, body: ProcessRequest, text: str, key: MessageKey, deadline: float
 ) -> TurnResult:
     """The graph's turn within the deadline; a failure is a 503 that n8n retries."""
     try:
@@ -77,39 +107,22 @@ async def _run(
                 body.user_id,
                 text,
                 body.message.timestamp_ms,
-                # A retry of a failed turn replaces the message it left.
-                message_id=f"request:{body.request_id}" if body.request_id else None,
+                message_id=key.message_id,
             )
     except LLMUnavailable as exc:
-        log.warning("llm unavailable", extra={**fields, "status": 503, "reason": str(exc)})
-        raise APIError(503, "The language model is unavailable, retry later") from None
+        log.warning("llm unavailable", extra={"status": 503, "reason": str(exc)})
+        raise unavailable("The language model is unavailable, retry later", RETRY_MODEL_S) from None
     except TimeoutError:
-        log.warning("turn budget exceeded", extra={**fields, "status": 503})
-        raise APIError(503, "The turn took longer than its time budget") from None
+        log.warning("turn budget exceeded", extra={"status": 503})
+        raise unavailable("The turn took longer than its time budget", RETRY_MODEL_S) from None
 
 
-def _meta(result: TurnResult, runtime: Runtime, started: float) -> Meta:
-    return Meta(
-        model=runtime.settings.llm.model,
-        processing_ms=int((time.perf_counter() - started) * 1000),
-        kb_used=result.kb_used,
-        phase=result.phase,
-        intent=result.intent,
-        handoff=result.handoff,
-        outcome=result.outcome,
-        turn=result.turn,
-    )
+def _elapsed_ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
 
 
-def _log_turn(
-    fields: dict[str, Any],
-    text: str,
-    response: ProcessResponse,
-    result: TurnResult,
-    runtime: Runtime,
-) -> None:
-    extra = {
-        **fields,
+def _log_turn(text: str, response: ProcessResponse, result: TurnResult, runtime: Runtime) -> None:
+    extra: dict[str, Any] = {
         "status": 200,
         "processing_ms": response.meta.processing_ms,
         "intent": result.intent,
@@ -118,6 +131,7 @@ def _log_turn(
         "handoff": result.handoff,
         "kb_used": result.kb_used,
         "llm_calls": result.llm_calls,
+        "answered_messages": len(result.answered),
         "guard_violations": result.guard_violations,
     }
     if runtime.settings.env.log_conversation_text:
@@ -125,45 +139,86 @@ def _log_turn(
     log.info("turn", extra=extra)
 
 
+async def _answer(
+    runtime: Runtime,
+    body: ProcessRequest,
+    text: str,
+    key: MessageKey,
+    started: float,
+    deadline: float,
+) -> ProcessResponse:
+    """Under the customer's lock: the stored or checkpointed answer of a retry, or
+    a new turn and its record."""
+    customer: Customer = (body.session_id, body.user_id)
+    settings = runtime.settings
+    stored = await _stored(runtime, customer, key)
+    if stored is not None:
+        log.info("turn replayed", extra={"status": 200, "from": "store"})
+        return stored
+    if not runtime.in_sync.holds(customer):
+        # The tables may be behind the thread (this process has not seen the
+        # customer's last request through): the thread tells what happened.
+        state = await read_thread(runtime.graph_for(*customer), *customer)
+        await catch_up(runtime.store, *customer, state, settings.llm.model)
+        reply = recall(state, key, text, settings.api.idempotency_ttl_s)
+        if reply is not None:
+            log.info("turn replayed", extra={"status": 200, "from": "thread"})
+            return response_of(reply, settings.llm.model, _elapsed_ms(started))
+    runtime.in_sync.forget(customer)  # until this turn is recorded
+    result = await _run(runtime, body, text, key, deadline)
+    response = response_of(result.reply, settings.llm.model, _elapsed_ms(started))
+    await runtime.store.record_turn(
+        *customer, result, answered_requests(result.answered), response.model_dump(mode="json")
+    )
+    runtime.in_sync.add(customer)
+    metrics.TURN_LATENCY.observe(time.perf_counter() - started)
+    _log_turn(text, response, result, runtime)
+    return response
+
+
 @router.post(
     "/process",
     response_model=ProcessResponse,
-    responses=openapi_error_responses(400, 401, 413, 429, 500, 503),
+    responses=openapi_error_responses(400, 401, 409, 413, 429, 500, 503),
     summary="Answer the customer's latest message",
 )
 async def process(body: ProcessRequest, runtime: RuntimeDep, api_key: AuthDep) -> ProcessResponse:
     started = time.perf_counter()
-    settings = runtime.settings
-    text = _message_text(body, settings.api.max_text_chars)
+    text = _message_text(body, runtime.settings.api.max_text_chars)
     customer: Customer = (body.session_id, body.user_id)
-    _check_rate(runtime, api_key, customer)
-    fields = _log_fields(body, runtime.api_key)
-    deadline = asyncio.get_running_loop().time() + settings.api.turn_budget_s
+    key = message_key(body, text)
+    # The budget bounds the whole answer time the runbook promises (≤ 30-45 s),
+    # so waiting for this customer's previous turn counts towards it too.
+    deadline = asyncio.get_running_loop().time() + runtime.settings.api.turn_budget_s
+    bind(
+        request_id=body.request_id,
+        session=hash_id(body.session_id, runtime.api_key),
+        user=hash_id(body.user_id, runtime.api_key),
+        channel=body.channel,
+    )
     metrics.IN_FLIGHT.inc()
     try:
-        # One turn at a time per customer: the second of two quick messages sees
-        # the first one's answer in its history.
-        async with runtime.locks.hold(customer, deadline):
-            if body.request_id:
-                stored = await runtime.store.stored_response(
-                    *customer, body.request_id, settings.api.idempotency_ttl_s
-                )
-                if stored is not None:
-                    log.info("turn replayed", extra={**fields, "status": 200})
-                    return ProcessResponse.model_validate(stored)
-            result = await _run(runtime, body, text, deadline, fields)
-            response = ProcessResponse(answer=result.answer, meta=_meta(result, runtime, started))
-            await runtime.store.record_turn(
-                *customer, result, body.request_id, response.model_dump(mode="json")
-            )
+        with _database_busy_is_503():
+            # An answered request costs no rate-limit slot and waits for nothing.
+            stored = await _stored(runtime, customer, key)
+            if stored is not None:
+                log.info("turn replayed", extra={"status": 200, "from": "store"})
+                return stored
+            _check_rate(runtime, api_key, customer)
+            # One turn at a time per customer: the second of two quick messages
+            # sees the first one's answer in its history.
+            async with runtime.locks.hold(customer, deadline):
+                return await _answer(runtime, body, text, key, started, deadline)
+    except IdempotencyConflict:
+        log.warning("idempotency conflict", extra={"status": 409})
+        raise APIError(
+            409, "This request_id was already used for a message with another text"
+        ) from None
     except LockTimeout:
         # n8n retries a 503 with the same request_id; this message was not kept.
-        log.warning("previous turn still running", extra={**fields, "status": 503})
-        raise APIError(
-            503, "The customer's previous message is still being answered, retry later"
+        log.warning("previous turn still running", extra={"status": 503})
+        raise unavailable(
+            "The customer's previous message is still being answered, retry later", RETRY_BUSY_S
         ) from None
     finally:
         metrics.IN_FLIGHT.dec()
-    metrics.TURN_LATENCY.observe(time.perf_counter() - started)
-    _log_turn(fields, text, response, result, runtime)
-    return response

@@ -10,7 +10,7 @@ from core.http.errors import (
     log_unexpected,
     openapi_error_responses,
 )
-from core.http.middleware import BodySizeLimit, CatchAll, CountErrors
+from core.http.middleware import BodySizeLimit, CatchAll, CountErrors, LogContext
 
 __all__ = [
     "STATUS_CODES",
@@ -19,6 +19,7 @@ __all__ = [
     "CatchAll",
     "CountErrors",
     "ErrorResponse",
+    "LogContext",
     "error_response",
     "install_error_handlers",
     "log_unexpected",

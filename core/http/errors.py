@@ -23,7 +23,7 @@ ErrorCode = Literal[
     "FORBIDDEN",
     "NOT_FOUND",
     "METHOD_NOT_ALLOWED",
-    "CONFLICT",
+    "IDEMPOTENCY_CONFLICT",
     "PAYLOAD_TOO_LARGE",
     "UNSUPPORTED_MEDIA_TYPE",
     "RATE_LIMIT",
@@ -105,12 +105,12 @@ _HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 
 
 def install_error_handlers(
-    app: FastAPI, *, unauthorized: Callable[[Request], bool] | None = None
+    app: FastAPI, *, refuse: Callable[[Request], APIError | None] | None = None
 ) -> None:
-    """Every error as the one shape. `unauthorized(request)`, when given, is asked
-    before a validation error is described: FastAPI validates a body before the
-    auth dependency runs, and a caller without a valid key gets 401 whatever it
-    sent."""
+    """Every error as the one shape. `refuse(request)`, when given, is asked before
+    a validation error is described: FastAPI validates a body before the auth
+    dependency runs, and a caller without a valid key gets its 401 (or 429)
+    whatever it sent."""
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
@@ -118,8 +118,9 @@ def install_error_handlers(
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:
-        if unauthorized is not None and unauthorized(request):
-            return error_response(401, "Invalid API key")
+        refusal = refuse(request) if refuse is not None else None
+        if refusal is not None:
+            return error_response(refusal.status, refusal.message, refusal.headers)
         return error_response(400, _describe_validation(request, exc))
 
     @app.exception_handler(StarletteHTTPException)

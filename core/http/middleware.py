@@ -1,5 +1,6 @@
 """ASGI middleware in front of every route: a body-size limit, a last-resort 500
-that never prints the exception, and error counting for Prometheus."""
+that never prints the exception, error counting for Prometheus, and per-request
+log fields."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from prometheus_client import Counter
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.http.errors import STATUS_CODES, error_response, log_unexpected
+from core.logs import begin_context, end_context
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -111,3 +113,19 @@ class CountErrors:
             await send(message)
 
         await self.app(scope, receive, counting_send)
+
+
+class LogContext:
+    """Gives every request its own log fields (core.logs.bind), so that each line
+    logged while it is handled, an unhandled error's included, says which request
+    it belongs to."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = begin_context()
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            end_context(token)

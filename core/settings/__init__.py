@@ -14,7 +14,7 @@ from core.settings.guards import ActionClaim, GuardSettings
 from core.settings.kb import DenseSettings, KBSettings
 from core.settings.llm import LLMSettings
 from core.settings.loader import BusinessSettings, Settings, load_settings
-from core.settings.service import APISettings, FeatureFlags, RateLimitSettings
+from core.settings.service import APISettings, FeatureFlags, RateLimitSettings, ServerSettings
 
 __all__ = [
     "APISettings",
@@ -32,6 +32,7 @@ __all__ = [
     "ObjectionStrategy",
     "PhaseSettings",
     "RateLimitSettings",
+    "ServerSettings",
     "Settings",
     "SettingsError",
     "load_settings",

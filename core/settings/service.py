@@ -11,6 +11,20 @@ from core.settings.base import Strict
 class RateLimitSettings(Strict):
     per_key_per_minute: int = Field(ge=1)
     per_customer_per_minute: int = Field(ge=1)
+    failed_auth_per_minute: int = Field(default=20, ge=1)
+    """Wrong keys one client address may try in a minute; then every request from
+    it is a 429 until the minute has passed."""
+
+
+class ServerSettings(Strict):
+    """What the HTTP server allows a connection (uvicorn; nginx adds its own)."""
+
+    header_timeout_s: float = Field(default=10.0, gt=0, le=300)
+    """A connection whose request headers are not complete by then is closed."""
+    keep_alive_s: int = Field(default=5, ge=1, le=300)
+    """An idle keep-alive connection is closed after this."""
+    max_connections: int = Field(default=4096, ge=16, le=1_000_000)
+    """Connections beyond this are closed at once (each holds a file descriptor)."""
 
 
 class APISettings(Strict):
@@ -19,6 +33,7 @@ class APISettings(Strict):
     idempotency_ttl_s: int = Field(ge=1)
     memory_connections: int = Field(default=4, ge=1, le=32)
     rate_limit: RateLimitSettings
+    server: ServerSettings = Field(default_factory=ServerSettings)
 
 
 class FeatureFlags(Strict):

@@ -9,92 +9,18 @@ import logging
 import sqlite3
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from api.app import create_app
 from api.concurrency import KeyedLocks
-from core.settings import Settings, SettingsError, load_settings
+from core.settings import SettingsError, load_settings
 from graph.threads import thread_id_for
+from tests.api.service import AUTH, KEY, assert_error, body, serve, serve_app, with_api
 from tests.support import GRAPH_KB
 from tests.support.replies import analysis
-
-KEY = "test-key-7f3a"
-AUTH = {"Authorization": f"Bearer {KEY}"}
-
-
-def body(
-    text: str = "Здравствуйте, нужна касса", user: str = "77022951810", **extra: Any
-) -> dict[str, Any]:
-    return {
-        "session_id": "BOT_7000",
-        "user_id": user,
-        "channel": "whatsapp",
-        "message": {"text": text, "timestamp_ms": 1770801587839},
-        "context": {"time_of_day": "day", "timezone": "Asia/Almaty"},
-        **extra,
-    }
-
-
-@pytest.fixture
-def api_env(env, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("API_KEY", KEY)
-    monkeypatch.delenv("DEV_MODE", raising=False)
-    monkeypatch.delenv("LOG_CONVERSATION_TEXT", raising=False)
-    return env
-
-
-@asynccontextmanager
-async def serve_app(
-    settings: Settings | None = None,
-) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
-    """The app with its lifespan, behind an in-process HTTP client."""
-    app = create_app(settings)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://bot") as http,
-    ):
-        yield app, http
-
-
-@asynccontextmanager
-async def serve(settings: Settings | None = None) -> AsyncIterator[httpx.AsyncClient]:
-    async with serve_app(settings) as (_, http):
-        yield http
-
-
-def with_api(**changes: Any) -> Settings:
-    """Settings whose `api` section has `changes` (rate limits, budgets)."""
-    settings = load_settings()
-    limits = {k: v for k, v in changes.items() if k.startswith("per_")}
-    api = settings.api.model_copy(
-        update={
-            **{k: v for k, v in changes.items() if not k.startswith("per_")},
-            "rate_limit": settings.api.rate_limit.model_copy(update=limits),
-        }
-    )
-    business = settings.business.model_copy(update={"api": api})
-    return settings.model_copy(update={"business": business})
-
-
-@pytest.fixture
-async def client(api_env) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-untyped-def]
-    async with serve() as http:
-        yield http
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    payload = response.json()
-    assert set(payload) == {"error"}
-    assert payload["error"]["code"] == code
-    assert isinstance(payload["error"]["message"], str) and payload["error"]["message"]
-
 
 # --- the happy path and memory -------------------------------------------------
 
@@ -570,14 +496,20 @@ async def test_lock_wait_gives_up_at_the_deadline() -> None:
         pass
 
 
-async def test_internal_error_hides_internals(client, monkeypatch) -> None:
+async def test_internal_error_hides_internals(client, monkeypatch, caplog) -> None:
     async def explode(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("secret path /srv/db and customer text")
 
     monkeypatch.setattr("api.routes.turns.run_turn", explode)
-    response = await client.post("/api/v1/process", json=body(), headers=AUTH)
+    with caplog.at_level(logging.INFO):
+        response = await client.post(
+            "/api/v1/process", json=body(request_id="req-boom"), headers=AUTH
+        )
     assert_error(response, 500, "INTERNAL")
     assert "secret" not in response.text and "/srv" not in response.text
+    [logged] = [r for r in caplog.records if r.getMessage() == "unhandled error"]
+    assert logged.__dict__["request_id"] == "req-boom"  # which request, never what it said
+    assert "secret" not in caplog.text
 
 
 # --- start-up, health, readiness, metrics --------------------------------------
@@ -651,13 +583,15 @@ async def test_logged_ids_are_keyed_by_the_services_secret(
         analysis("greeting") if request.get("format") else "Здравствуйте!"
     )
     tags = []
-    for key in (KEY, KEY, "another-key-91c2"):
+    for number, key in enumerate((KEY, KEY, "another-key-91c2")):
         monkeypatch.setenv("API_KEY", key)
         caplog.clear()
         async with serve() as http:
             with caplog.at_level(logging.INFO):
                 auth = {"Authorization": f"Bearer {key}"}
-                await http.post("/api/v1/process", json=body(user="77051112233"), headers=auth)
+                # Another message each time: the same one again would be a retry.
+                message = body(f"Здравствуйте, {number}", user="77051112233")
+                await http.post("/api/v1/process", json=message, headers=auth)
         [turn] = [r for r in caplog.records if r.getMessage() == "turn"]
         tags.append(turn.__dict__["user"])
     assert tags[0] == tags[1], "one customer, one tag"

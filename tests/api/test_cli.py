@@ -3,6 +3,7 @@ traceback, and exits non-zero."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -80,3 +81,15 @@ def test_the_installed_command_prints_no_traceback(tmp_path: Path) -> None:
         done.stderr.strip()
         == f"salesbot kb: {tmp_path / 'missing.jsonl'}: No such file or directory"
     )
+
+
+def test_openapi_prints_the_contract(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("API_KEY", raising=False)  # no key needed to describe the API
+    monkeypatch.delenv("DEV_MODE", raising=False)
+    assert cli.main(["openapi"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert "/api/v1/process" in document["paths"]
+    codes = document["paths"]["/api/v1/process"]["post"]["responses"]
+    assert {"200", "409", "429", "503"} <= set(codes)

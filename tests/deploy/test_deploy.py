@@ -475,13 +475,15 @@ def test_body_limits_answer_json_413_from_app_and_from_nginx(proxy: Proxy) -> No
 
 
 @pytest.mark.slow
-def test_metrics_stay_on_the_host(proxy: Proxy) -> None:
+@pytest.mark.parametrize("path", ["/metrics", "/docs", "/redoc", "/openapi.json"])
+def test_metrics_and_api_documents_stay_on_the_host(proxy: Proxy, path: str) -> None:
     with proxy.client() as client:
-        response = client.get("/metrics")
+        response = client.get(path)
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "NOT_FOUND"
-    upstream = httpx.get(f"http://127.0.0.1:{proxy.ports.upstream}/metrics", timeout=10)
-    assert upstream.status_code == 200
+    if path == "/metrics":
+        upstream = httpx.get(f"http://127.0.0.1:{proxy.ports.upstream}{path}", timeout=10)
+        assert upstream.status_code == 200
 
 
 @pytest.mark.slow

@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.ollama_stub.demo import demo_reply
+from tests.support.ollama_stub.faults import Fault, chat_answer, wait_s
 from tests.support.ollama_stub.protocol import DEFAULT_MODEL, model_entry
 from tests.support.ollama_stub.replies import canned_reply, file_reply, searching_reply
 from tests.support.ollama_stub.server import NoScriptedReply, OllamaStub
@@ -35,10 +36,19 @@ def asgi_app(stub: OllamaStub) -> Starlette:
         if model not in stub.models:
             return JSONResponse({"error": f"model '{model}' not found"}, status_code=404)
         body["_path"] = "/api/chat"
-        try:
-            content = stub.next_reply(body)
-        except NoScriptedReply as exc:
-            return JSONResponse({"error": str(exc)}, status_code=500)
+        fault = stub.fault
+        await _wait(stub, fault)
+        answer = chat_answer(fault, body)
+        if answer is not None and answer.status is not None:
+            stub.record(body, answer.body.decode())
+            return Response(answer.body, answer.status, media_type=answer.content_type)
+        if answer is not None and answer.content is not None:
+            content = stub.record(body, answer.content)
+        else:
+            try:
+                content = stub.next_reply(body)
+            except NoScriptedReply as exc:
+                return JSONResponse({"error": str(exc)}, status_code=500)
         if stub.delay_s:
             await asyncio.sleep(stub.delay_s)
         lines = [json.dumps(x, ensure_ascii=False) + "\n" for x in stub.lines(body, content)]
@@ -46,6 +56,17 @@ def asgi_app(stub: OllamaStub) -> Starlette:
         # StreamingResponse over a list iterates it in Starlette's thread pool, a
         # thread hop per line that benchmarks would count as the service's time.
         return Response("".join(lines), media_type="application/x-ndjson")
+
+    async def set_fault(request: Request) -> JSONResponse:
+        try:
+            fault = Fault.parse(await request.json())
+        except ValueError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        if fault.mode == "down":
+            # An ASGI app cannot drop a connection unanswered: stop the process instead.
+            return JSONResponse({"error": "stop the stub's process to play down"}, status_code=400)
+        stub.set_fault(fault.mode, fault.seconds)
+        return JSONResponse({"mode": fault.mode})
 
     async def tags(request: Request) -> JSONResponse:
         return JSONResponse({"models": [model_entry(m) for m in stub.models]})
@@ -62,12 +83,20 @@ def asgi_app(stub: OllamaStub) -> Starlette:
     return Starlette(
         routes=[
             Route("/api/chat", chat, methods=["POST"]),
+            Route("/_stub/fault", set_fault, methods=["POST"]),
             Route("/api/tags", tags),
             Route("/api/version", version),
             Route("/api/show", show, methods=["POST"]),
             Route("/", root),
         ]
     )
+
+
+async def _wait(stub: OllamaStub, fault: Fault) -> None:
+    """Sleep what the fault asks for, or less when it ends meanwhile."""
+    deadline = asyncio.get_running_loop().time() + wait_s(fault)
+    while stub.fault is fault and asyncio.get_running_loop().time() < deadline:
+        await asyncio.sleep(0.05)
 
 
 def _bind(port: int) -> socket.socket:

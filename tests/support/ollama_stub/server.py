@@ -10,6 +10,7 @@ assert on prompts and on the JSON schema sent as `format`.
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from collections import deque
@@ -17,6 +18,7 @@ from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.support.ollama_stub.faults import Fault, FaultMode, chat_answer, wait_s
 from tests.support.ollama_stub.protocol import DEFAULT_MODEL, chunk, done, model_entry
 
 Reply = str | dict[str, Any] | Callable[[dict[str, Any]], str]
@@ -30,6 +32,13 @@ class _Server(ThreadingHTTPServer):
     # Benchmarks open hundreds of connections at once; the default backlog of 5
     # would refuse most of them.
     request_queue_size = 1024
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (a turn past its budget, a fault that hangs) is
+        # the scenario under test, not something to print a traceback for.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 class OllamaStub:
@@ -53,6 +62,7 @@ class OllamaStub:
         self.requests: list[dict[str, Any]] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
+        self._fault = Fault()
         self._port = port
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -63,6 +73,28 @@ class OllamaStub:
             raise RuntimeError("the stub is not started")
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
+
+    @property
+    def fault(self) -> Fault:
+        return self._fault
+
+    def set_fault(self, mode: FaultMode, seconds: float = 0.0) -> None:
+        """Play `mode` from the next call on (faults.py); "none" ends it."""
+        self._fault = Fault(mode, seconds)
+
+    def wait(self, seconds: float) -> None:
+        """Sleep `seconds`, or less when the fault that asked for the wait ends."""
+        fault = self._fault
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline and self._fault is fault:
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def record(self, request: dict[str, Any], content: str) -> str:
+        """Keep a request answered without a scripted reply (a fault's answer)."""
+        with self._lock:
+            self.requests.append(request)
+        request["_reply"] = content
+        return content
 
     def push(self, *replies: Reply) -> None:
         with self._lock:
@@ -139,7 +171,22 @@ class OllamaStub:
                 self.end_headers()
                 self.wfile.write(data)
 
+            def _down(self) -> bool:
+                if stub.fault.mode != "down":
+                    return False
+                self.close_connection = True  # closed without a word, as a dead server
+                return True
+
+            def _raw(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def do_GET(self) -> None:
+                if self._down():
+                    return
                 if self.path == "/api/tags":
                     self._json(200, {"models": [model_entry(m) for m in stub.models]})
                 elif self.path == "/api/version":
@@ -156,6 +203,12 @@ class OllamaStub:
                 except json.JSONDecodeError:
                     self._json(400, {"error": "invalid JSON"})
                     return
+                if self.path == "/_stub/fault":
+                    stub._fault = Fault.parse(body)
+                    self._json(200, {"mode": stub.fault.mode})
+                    return
+                if self._down():
+                    return
                 if self.path == "/api/show":
                     self._json(200, {"modelfile": "", "details": {}, "model_info": {}})
                     return
@@ -167,6 +220,16 @@ class OllamaStub:
                     self._json(404, {"error": f"model '{model}' not found"})
                     return
                 body["_path"] = self.path
+                fault = stub.fault
+                stub.wait(wait_s(fault))
+                answer = chat_answer(fault, body)
+                if answer is not None and answer.status is not None:
+                    stub.record(body, answer.body.decode())
+                    self._raw(answer.status, answer.body, answer.content_type)
+                    return
+                if answer is not None and answer.content is not None:
+                    self._stream(body, stub.record(body, answer.content))
+                    return
                 try:
                     content = stub.next_reply(body)
                 except NoScriptedReply as exc:
