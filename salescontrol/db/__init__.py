@@ -1,0 +1,1 @@
+"""SalesControl's PostgreSQL data model, engine and migrations."""

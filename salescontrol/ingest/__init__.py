@@ -1,0 +1,1 @@
+"""The ingest API: devices upload audio chunks; admins manage points, devices, users."""

@@ -1,0 +1,1 @@
+"""The recorder agent on the Raspberry Pi at a cash register."""
