@@ -1,0 +1,44 @@
+"""The ffmpeg command line that records one run of chunks."""
+
+from __future__ import annotations
+
+from salescontrol.recorder.config import RecordingConfig
+
+SEGMENT_PATTERN = "%010d.opus"
+
+
+def list_name(start_seq: int) -> str:
+    return f"run-{start_seq:010d}.csv"
+
+
+def ffmpeg_command(rec: RecordingConfig, start_seq: int, ffmpeg: str = "ffmpeg") -> list[str]:
+    """Run in the recording folder: the segment list names files relative to it."""
+    source = rec.parsed_source
+    args = [ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "warning"]
+    if source.kind == "alsa":
+        # Opened in the target format: a plughw:/default device converts in ALSA.
+        args += ["-f", "alsa", "-channels", str(rec.channels)]
+        args += ["-sample_rate", str(rec.sample_rate), "-i", source.value]
+    elif source.kind == "file":
+        # Played at its own pace and looped: a stand-in for a microphone.
+        args += ["-re", "-stream_loop", "-1", "-i", source.value]
+    else:
+        args += ["-re", "-f", "lavfi", "-i", source.value]
+    args += ["-map", "0:a:0", "-ac", str(rec.channels), "-ar", str(rec.sample_rate)]
+    args += ["-c:a", "libopus", "-b:a", rec.bitrate]
+    args += [
+        "-f", "segment",
+        "-segment_format", "opus",
+        # Each Ogg page reaches the file when it is made (about one a second):
+        # without it a segment stays empty until it is closed, and a crash of
+        # ffmpeg loses the whole segment instead of its last second.
+        "-segment_format_options", "flush_packets=1",
+        "-segment_time", str(rec.chunk_s),
+        "-segment_atclocktime", "1",
+        "-reset_timestamps", "1",
+        "-segment_list", list_name(start_seq),
+        "-segment_list_type", "csv",
+        "-segment_start_number", str(start_seq),
+        SEGMENT_PATTERN,
+    ]  # fmt: skip
+    return args

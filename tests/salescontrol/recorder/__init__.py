@@ -1,0 +1,1 @@
+"""Tests of the recorder agent (salescontrol/recorder): real ffmpeg, real HTTP."""
