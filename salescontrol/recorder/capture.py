@@ -144,9 +144,9 @@ class Capture:
             if proc.returncode is None:
                 await self._stop(proc)
             await reader
-            self.proc = None
             self.status.ffmpeg_running(None)
             await run.finish()
+            self.proc = None  # only now: its last segment is a chunk too
         if not asked:
             detail = last_lines[-1] if last_lines else "no message"
             message = f"ffmpeg exited with status {proc.returncode}: {detail}"
