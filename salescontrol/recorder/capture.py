@@ -74,13 +74,20 @@ class Capture:
         self._changed.set()
 
     async def run(self) -> None:
-        await recover_leftovers(self.completer)
         while not self._closing:
             if not self._wanted:
                 self._changed.clear()
                 await self._changed.wait()
                 continue
-            expected = await self._run_once()
+            try:
+                # What an earlier run (or agent) left unfinished comes first.
+                await recover_leftovers(self.completer)
+                expected = await self._run_once()
+            except OSError as exc:
+                # The spool's disk failing (full, read-only): retried like a crash.
+                self.status.error(f"capture: {exc}")
+                log.error("capture failed", extra={"error": str(exc)})
+                expected = False
             if expected or self._closing:
                 continue
             self._failures += 1

@@ -5,28 +5,33 @@ from __future__ import annotations
 from salescontrol.recorder.config import RecordingConfig
 
 SEGMENT_PATTERN = "%010d.opus"
+COMMON = ["-nostdin", "-hide_banner", "-nostats", "-loglevel", "warning"]
 
 
 def list_name(start_seq: int) -> str:
     return f"run-{start_seq:010d}.csv"
 
 
-def ffmpeg_command(rec: RecordingConfig, start_seq: int, ffmpeg: str = "ffmpeg") -> list[str]:
-    """Run in the recording folder: the segment list names files relative to it."""
+def input_args(rec: RecordingConfig) -> list[str]:
     source = rec.parsed_source
-    args = [ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-loglevel", "warning"]
     if source.kind == "alsa":
         # Opened in the target format: a plughw:/default device converts in ALSA.
-        args += ["-f", "alsa", "-channels", str(rec.channels)]
-        args += ["-sample_rate", str(rec.sample_rate), "-i", source.value]
-    elif source.kind == "file":
+        return [
+            "-f", "alsa", "-channels", str(rec.channels), "-sample_rate", str(rec.sample_rate),
+            "-i", source.value,
+        ]  # fmt: skip
+    if source.kind == "file":
         # Played at its own pace and looped: a stand-in for a microphone.
-        args += ["-re", "-stream_loop", "-1", "-i", source.value]
-    else:
-        args += ["-re", "-f", "lavfi", "-i", source.value]
-    args += ["-map", "0:a:0", "-ac", str(rec.channels), "-ar", str(rec.sample_rate)]
-    args += ["-c:a", "libopus", "-b:a", rec.bitrate]
-    args += [
+        return ["-re", "-stream_loop", "-1", "-i", source.value]
+    return ["-re", "-f", "lavfi", "-i", source.value]
+
+
+def output_args(rec: RecordingConfig, start_seq: int) -> list[str]:
+    """Opus in Ogg, cut on the clock; run in the recording folder, since the
+    segment list names the files relative to the working directory."""
+    return [
+        "-map", "0:a:0", "-ac", str(rec.channels), "-ar", str(rec.sample_rate),
+        "-c:a", "libopus", "-b:a", rec.bitrate,
         "-f", "segment",
         "-segment_format", "opus",
         # Each Ogg page reaches the file when it is made (about one a second):
@@ -41,4 +46,7 @@ def ffmpeg_command(rec: RecordingConfig, start_seq: int, ffmpeg: str = "ffmpeg")
         "-segment_start_number", str(start_seq),
         SEGMENT_PATTERN,
     ]  # fmt: skip
-    return args
+
+
+def ffmpeg_command(rec: RecordingConfig, start_seq: int, ffmpeg: str = "ffmpeg") -> list[str]:
+    return [ffmpeg, *COMMON, *input_args(rec), *output_args(rec, start_seq)]

@@ -4,8 +4,8 @@ A `Run` follows one ffmpeg process through its segment list. A listed segment is
 complete; once ffmpeg has exited, the one file it left unlisted (it was killed,
 or it died) is probed: with audio in it (ffprobe reads a duration > 0) it becomes
 a short chunk, with only its headers or nothing it is removed, with a log line.
-`recover_leftovers` does the same at start-up for runs a crash of the agent
-left in recording/.
+`recover_leftovers` does the same, before each new run, for what a crash of
+ffmpeg or of the agent left in recording/.
 """
 
 from __future__ import annotations

@@ -24,21 +24,22 @@ restarted agent computes the same starts:
   (floor(closed_at)) minus its listed duration;
 - the first segment of a run that ended before any cut: closed_at - duration.
 
-Accuracy, measured with ffmpeg 5.1 on this project's machine (bench/recorder.py,
-`timing`: a feeder writes PCM into ffmpeg in real time, so the true wall-clock
-instant of every sample is known):
+Accuracy, measured with ffmpeg 5.1 on this project's machine (`python -m
+bench.recorder`, "timing": a feeder writes PCM into ffmpeg in real time, so the
+true wall-clock instant of every sample is known; four runs of 11 s each):
 
-- ffmpeg closes a segment 5-50 ms after the boundary, so the boundary is found
-  without ambiguity (it would take a delay of chunk_s/2);
-- the first sample of a segment was captured 26-30 ms before the computed start
-  with 20 ms input blocks (a microphone's ALSA periods), 26-66 ms with 64 ms
-  blocks (lavfi's default): one 20 ms Opus frame plus the encoder's 6.5 ms
-  look-ahead, plus up to one input block, since the cut falls on the first
-  packet written after the boundary. The error is a bias of that size, not a
-  drift: every segment is placed on its own boundary, so a microphone's sample
-  clock running fast or slow, or an NTP step, does not accumulate;
-- consecutive segments therefore meet within one input block (start + duration
-  = next start to within 20 ms with 20 ms blocks).
+- ffmpeg closes a segment 5-55 ms after the boundary, so the boundary is found
+  without ambiguity (that would take a delay of chunk_s/2);
+- the computed start is late, never early: the first sample of a segment was
+  captured 5-35 ms before it with 20 ms input blocks (a microphone's ALSA
+  periods), 21-81 ms with 64 ms blocks (lavfi's default). The cut falls on the
+  first packet written after the boundary, and that packet carries audio from
+  up to one input block plus one 20 ms Opus frame earlier. Within a run the
+  error is a bias, not a drift: every segment is placed on its own boundary, so
+  a microphone's sample clock running fast or slow, or an NTP step, does not
+  accumulate;
+- consecutive chunks meet to within one input block: start + duration = the
+  next start to 0-20 ms with 20 ms blocks (the tests allow 60 ms).
 """
 
 from __future__ import annotations

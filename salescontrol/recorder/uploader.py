@@ -112,7 +112,13 @@ class Uploader:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_s)
                 continue
-            await self.deliver(client, ready[0])
+            try:
+                await self.deliver(client, ready[0])
+            except OSError as exc:
+                # The spool's disk failing: the chunk stays queued and is tried again.
+                self.status.error(f"upload of chunk {ready[0]}: {exc}")
+                log.error("upload failed locally", extra={"seq": ready[0], "error": str(exc)})
+                await asyncio.sleep(self.server.retry_initial_s)
 
     async def deliver(self, client: httpx.AsyncClient, seq: int) -> str:
         """Until the server has answered for good: "sent" or "failed"."""

@@ -126,7 +126,9 @@ class ChunkServer:
 
     def up(self) -> None:
         self._server = _Server(("127.0.0.1", self.port), self._handler())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
 
     def down(self) -> None:

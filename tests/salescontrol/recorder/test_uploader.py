@@ -127,6 +127,7 @@ async def test_transient_answers_are_retried_and_nothing_overtakes(
     assert list(server.stored) == [m.id for m in metas]
 
 
+@pytest.mark.slow
 async def test_a_server_down_for_a_while_gets_every_queued_chunk_in_order(
     delivery: Callable[..., Delivery], server: ChunkServer
 ) -> None:
