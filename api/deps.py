@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
 from api.runtime import Runtime
-from core.http import APIError
+from core.http import APIError, retry_after
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -29,10 +29,6 @@ bearer_scheme = HTTPBearer(auto_error=False, description="The API_KEY of the ser
 def key_matches(token: str, api_key: str) -> bool:
     # compare_digest on bytes: constant time, and no TypeError on non-ASCII input.
     return bool(token) and hmac.compare_digest(token.encode(), api_key.encode())
-
-
-def retry_after(seconds: float) -> dict[str, str]:
-    return {"Retry-After": str(max(1, int(seconds + 0.999)))}
 
 
 def _client(request: Request) -> str:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
-from api.concurrency import KeyedLocks, SlidingWindowLimiter
 from api.delivery import InSync
 from api.store import Store
+from core.concurrency import KeyedLocks, SlidingWindowLimiter
 from core.settings import Settings
 from graph.builder import SalesGraph
 from graph.context import Services

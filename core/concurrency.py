@@ -1,5 +1,5 @@
-"""Per-customer serialization and rate limits, in process (the service runs one
-uvicorn worker by design, so in-memory state is the whole truth)."""
+"""Serialization per key and sliding-window rate limits, in process: a service that
+runs one worker process keeps the whole truth of them in memory."""
 
 from __future__ import annotations
 

@@ -15,6 +15,10 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SETTINGS_PATH = PROJECT_ROOT / "settings.yaml"
 DEFAULT_DB_PATH = PROJECT_ROOT / "data" / "conversations.db"
+DEFAULT_AUDIO_DIR = PROJECT_ROOT / "data" / "audio"
+"""SalesControl's uploaded chunks."""
+DEFAULT_PG_DIR = PROJECT_ROOT / "data" / "pg"
+"""SalesControl's embedded PostgreSQL cluster in development."""
 
 
 def relative_to(base: Path, path: str | Path) -> Path:

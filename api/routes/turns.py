@@ -20,7 +20,6 @@ from typing import Any
 from fastapi import APIRouter
 
 from api import metrics
-from api.concurrency import LockTimeout
 from api.delivery import (
     IdempotencyConflict,
     MessageKey,
@@ -31,10 +30,11 @@ from api.delivery import (
     replayed,
     response_of,
 )
-from api.deps import AuthDep, RuntimeDep, retry_after
+from api.deps import AuthDep, RuntimeDep
 from api.runtime import Runtime
 from api.schemas import ProcessRequest, ProcessResponse
-from core.http import APIError, openapi_error_responses
+from core.concurrency import LockTimeout
+from core.http import APIError, openapi_error_responses, retry_after
 from core.llm import LLMUnavailable
 from core.logs import bind, hash_id
 from graph.turn import TurnResult, read_thread, run_turn

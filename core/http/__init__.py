@@ -1,6 +1,7 @@
 """The HTTP error model (`{"error": {"code", "message"}}`), its exception handlers,
 and the ASGI middleware every service here puts in front of its routes."""
 
+from core.http.app import Lifespan, install_middleware, new_app
 from core.http.errors import (
     STATUS_CODES,
     APIError,
@@ -9,6 +10,7 @@ from core.http.errors import (
     install_error_handlers,
     log_unexpected,
     openapi_error_responses,
+    retry_after,
 )
 from core.http.middleware import BodySizeLimit, CatchAll, CountErrors, LogContext
 
@@ -19,9 +21,13 @@ __all__ = [
     "CatchAll",
     "CountErrors",
     "ErrorResponse",
+    "Lifespan",
     "LogContext",
     "error_response",
     "install_error_handlers",
+    "install_middleware",
     "log_unexpected",
+    "new_app",
     "openapi_error_responses",
+    "retry_after",
 ]

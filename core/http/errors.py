@@ -23,7 +23,7 @@ ErrorCode = Literal[
     "FORBIDDEN",
     "NOT_FOUND",
     "METHOD_NOT_ALLOWED",
-    "IDEMPOTENCY_CONFLICT",
+    "CONFLICT",
     "PAYLOAD_TOO_LARGE",
     "UNSUPPORTED_MEDIA_TYPE",
     "RATE_LIMIT",
@@ -56,6 +56,11 @@ class APIError(Exception):
         self.status = status
         self.message = message
         self.headers = headers
+
+
+def retry_after(seconds: float) -> dict[str, str]:
+    """The Retry-After header of a 429 or 503: whole seconds, at least one."""
+    return {"Retry-After": str(max(1, int(seconds + 0.999)))}
 
 
 def error_response(

@@ -14,11 +14,18 @@ from core.settings.guards import ActionClaim, GuardSettings
 from core.settings.kb import DenseSettings, KBSettings
 from core.settings.llm import LLMSettings
 from core.settings.loader import BusinessSettings, Settings, load_settings
+from core.settings.salescontrol import (
+    AuthSettings,
+    IngestSettings,
+    JobSettings,
+    SalesControlSettings,
+)
 from core.settings.service import APISettings, FeatureFlags, RateLimitSettings, ServerSettings
 
 __all__ = [
     "APISettings",
     "ActionClaim",
+    "AuthSettings",
     "BusinessSettings",
     "DenseSettings",
     "Environment",
@@ -26,12 +33,15 @@ __all__ = [
     "FlowSettings",
     "GuardSettings",
     "HandoffSettings",
+    "IngestSettings",
+    "JobSettings",
     "KBSettings",
     "LLMSettings",
     "ObjectionSettings",
     "ObjectionStrategy",
     "PhaseSettings",
     "RateLimitSettings",
+    "SalesControlSettings",
     "ServerSettings",
     "Settings",
     "SettingsError",

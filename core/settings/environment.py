@@ -14,7 +14,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.db import SQLiteOptions
-from core.paths import DEFAULT_DB_PATH
+from core.paths import DEFAULT_AUDIO_DIR, DEFAULT_DB_PATH
 
 
 class Environment(BaseSettings):
@@ -35,6 +35,14 @@ class Environment(BaseSettings):
     log_conversation_text: bool = False
     dev_mode: bool = False
     settings_path: str | None = None
+    # SalesControl's core server
+    database_url: str | None = None
+    """PostgreSQL (postgresql://…); unset in development: the embedded server."""
+    salescontrol_audio_dir: str = str(DEFAULT_AUDIO_DIR)
+    salescontrol_host: str = "127.0.0.1"
+    salescontrol_port: int = Field(default=8100, ge=1, le=65535)
+    salescontrol_internal_token: str = ""
+    """The token of workers on other hosts (internal routes); empty: those routes are off."""
 
     @property
     def sqlite(self) -> SQLiteOptions:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core import yaml_errors
 from core.paths import DEFAULT_SETTINGS_PATH, relative_to
@@ -24,6 +24,7 @@ from core.settings.flow import FlowSettings, HandoffSettings, ObjectionSettings
 from core.settings.guards import GuardSettings
 from core.settings.kb import KBSettings
 from core.settings.llm import LLMSettings
+from core.settings.salescontrol import SalesControlSettings
 from core.settings.service import APISettings, FeatureFlags
 
 
@@ -38,6 +39,7 @@ class BusinessSettings(Strict):
     handoff: HandoffSettings
     api: APISettings
     feature_flags: FeatureFlags
+    salescontrol: SalesControlSettings = Field(default_factory=SalesControlSettings)
 
 
 class Settings(BaseModel):
@@ -75,6 +77,10 @@ class Settings(BaseModel):
     @property
     def flags(self) -> FeatureFlags:
         return self.business.feature_flags
+
+    @property
+    def salescontrol(self) -> SalesControlSettings:
+        return self.business.salescontrol
 
 
 def _parse_bool(name: str, raw: str) -> bool:
@@ -158,5 +164,10 @@ def load_settings(
         business = BusinessSettings.model_validate(data)
     except ValidationError as exc:
         raise SettingsError(format_validation(str(source), exc)) from None
-    env = env.model_copy(update={"db_path": str(Path(env.db_path).expanduser().absolute())})
+    env = env.model_copy(
+        update={
+            name: str(Path(getattr(env, name)).expanduser().absolute())
+            for name in ("db_path", "salescontrol_audio_dir")
+        }
+    )
     return Settings(business=business, env=env)

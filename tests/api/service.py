@@ -12,6 +12,9 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from core.settings import Settings, load_settings
+from tests.support.errors import assert_error
+
+__all__ = ["AUTH", "KEY", "assert_error", "body", "serve", "serve_app", "with_api"]
 
 KEY = "test-key-7f3a"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -62,11 +65,3 @@ def with_api(**changes: Any) -> Settings:
     )
     business = settings.business.model_copy(update={"api": api})
     return settings.model_copy(update={"business": business})
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    payload = response.json()
-    assert set(payload) == {"error"}
-    assert payload["error"]["code"] == code
-    assert isinstance(payload["error"]["message"], str) and payload["error"]["message"]

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from api.app import create_app
-from api.concurrency import KeyedLocks
+from core.concurrency import KeyedLocks
 from core.settings import SettingsError, load_settings
 from graph.threads import thread_id_for
 from tests.api.service import AUTH, KEY, assert_error, body, serve, serve_app, with_api

@@ -279,7 +279,7 @@ async def test_a_request_id_sent_again_with_other_words_is_a_409(
     conflict = await client.post(
         "/api/v1/process", json=body("другой текст", request_id="x1"), headers=AUTH
     )
-    assert_error(conflict, 409, "IDEMPOTENCY_CONFLICT")
+    assert_error(conflict, 409, "CONFLICT")
 
     # The same for a message a failed turn left waiting.
     stub.set_fault("down")
@@ -288,7 +288,7 @@ async def test_a_request_id_sent_again_with_other_words_is_a_409(
     changed = await client.post(
         "/api/v1/process", json=body("подменённый текст", request_id="x2"), headers=AUTH
     )
-    assert_error(changed, 409, "IDEMPOTENCY_CONFLICT")
+    assert_error(changed, 409, "CONFLICT")
     same = await client.post(
         "/api/v1/process", json=body("ждёт ответа", request_id="x2"), headers=AUTH
     )

@@ -425,7 +425,7 @@ def test_classification_follows_the_fallback_rule_and_retries_only_503_and_conne
         (failure(400, "BAD_REQUEST"), 0, "fallback", "BAD_REQUEST"),
         (failure(429, "RATE_LIMIT"), 0, "fallback", "RATE_LIMIT"),
         # A request_id reused with another text: final, a retry would get the same.
-        (failure(409, "IDEMPOTENCY_CONFLICT"), 0, "fallback", "IDEMPOTENCY_CONFLICT"),
+        (failure(409, "CONFLICT"), 0, "fallback", "CONFLICT"),
         (failure(500, "INTERNAL"), 0, "fallback", "INTERNAL"),
         (unavailable, 0, "retry", "SERVICE_UNAVAILABLE"),
         (unavailable, 1, "retry", "SERVICE_UNAVAILABLE"),

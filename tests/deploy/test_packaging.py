@@ -1,5 +1,5 @@
-"""The wheel built from pyproject.toml holds the service's packages and its
-bundled KB, and nothing of the test tree or the benchmarks."""
+"""The wheel built from pyproject.toml holds the services' packages (with the KB
+and SalesControl's migrations) and nothing of the test tree or the benchmarks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from tests.support import ROOT
 
-SERVICE_PACKAGES = {"core", "rules", "kb", "nodes", "graph", "api"}
+SERVICE_PACKAGES = {"core", "rules", "kb", "nodes", "graph", "api", "salescontrol"}
 # What a checkout holds besides its sources (at its top level only: kb/data is source).
 NOT_SOURCES = {".git", ".venv", ".cache", "data", "build", "salesbot.egg-info"}
 
@@ -42,4 +42,8 @@ def test_the_wheel_holds_the_service_and_no_test_harness(tmp_path: Path) -> None
     top = {name.split("/", 1)[0] for name in names if not name.startswith("salesbot-")}
     assert top == SERVICE_PACKAGES
     assert "api/cli.py" in names and "kb/data/pricing.yaml" in names
+    # SalesControl's migrations run from an installed wheel too (`salescontrol db upgrade`).
+    migrations = "salescontrol/db/migrations/"
+    assert {f"{migrations}env.py", f"{migrations}script.py.mako"} <= set(names)
+    assert f"{migrations}versions/0001_initial_schema.py" in names
     assert not [n for n in names if "ollama_stub" in n or "dialogues" in n.split("/")[0]]

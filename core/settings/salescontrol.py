@@ -1,0 +1,40 @@
+"""settings.yaml `salescontrol`: the limits and rules of SalesControl's core server
+(uploads, logins, the job queue). Its operational values (DATABASE_URL, the audio
+directory, tokens) come from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from core.settings.base import Strict
+
+
+class IngestSettings(Strict):
+    max_chunk_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    """A larger upload is refused (413) before it is read whole."""
+    max_chunk_s: float = Field(default=300.0, gt=0, le=3600)
+    """A chunk longer than this (by ffprobe) is refused: the recorder cuts 60 s."""
+    codecs: list[str] = Field(default_factory=lambda: ["opus"])
+    """Codecs a chunk may have (ffprobe's codec names)."""
+
+
+class AuthSettings(Strict):
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    """How long a login lasts."""
+    logins_per_minute: int = Field(default=10, ge=1)
+    """Login attempts per client address (and per login name) in a minute."""
+
+
+class JobSettings(Strict):
+    lease_s: float = Field(default=300.0, gt=0)
+    """How long a worker holds a job without a heartbeat before another may take it."""
+    max_attempts: int = Field(default=5, ge=1)
+    """Attempts before a job is dead (kept, with its last error, for a person)."""
+    retry_initial_s: float = Field(default=30.0, gt=0)
+    retry_max_s: float = Field(default=1800.0, gt=0)
+
+
+class SalesControlSettings(Strict):
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    jobs: JobSettings = Field(default_factory=JobSettings)

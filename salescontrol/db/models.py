@@ -1,0 +1,327 @@
+"""SalesControl's tables (SQLAlchemy 2 declarative models); the migrations in
+`salescontrol/db/migrations` create them.
+
+organisations → points (each with its time zone) → registers → devices (hashed
+tokens) → audio chunks (unique per device and start) → speech segments →
+dialogues → transcripts → analyses (a row per run) → reviews; users and their
+sessions; jobs (what a worker can take, exactly once, with a lease).
+
+Every timestamp is `timestamptz`: an instant, which the point's time zone turns
+into a local day and hour when it is shown or counted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    Text,
+    Time,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def _uuid_pk() -> Mapped[uuid.UUID]:
+    return mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+
+
+def _created() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), nullable=False, server_default=func.now())
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Organisation(Base):
+    __tablename__ = "organisations"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    name: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    created_at: Mapped[datetime] = _created()
+
+
+class Point(Base):
+    """A shop: its time zone cuts days and hours; its hours say when to record."""
+
+    __tablename__ = "points"
+    __table_args__ = (UniqueConstraint("organisation_id", "name"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisations.id", ondelete="RESTRICT"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    timezone: Mapped[str] = mapped_column(Text, nullable=False)
+    business: Mapped[str] = mapped_column(Text, nullable=False, server_default="coffee_shop")
+    opens_at: Mapped[time | None] = mapped_column(Time)
+    closes_at: Mapped[time | None] = mapped_column(Time)
+    created_at: Mapped[datetime] = _created()
+
+
+class Register(Base):
+    __tablename__ = "registers"
+    __table_args__ = (UniqueConstraint("point_id", "name"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    point_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("points.id", ondelete="RESTRICT"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class Device(Base):
+    """A recorder. Its token is `<token_id>.<secret>`: the id finds the row, the
+    secret is kept only as a salted HMAC."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    register_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("registers.id", ondelete="RESTRICT"), nullable=False
+    )
+    name: Mapped[str] = mapped_column(Text, nullable=False)
+    token_id: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    token_salt: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    created_at: Mapped[datetime] = _created()
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_upload_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_health: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+
+class AudioChunk(Base):
+    """One recorded chunk, stored once: unique per device and client id (the
+    upload's idempotency key) and per device and start."""
+
+    __tablename__ = "audio_chunks"
+    __table_args__ = (
+        UniqueConstraint("device_id", "client_id"),
+        UniqueConstraint("device_id", "started_at"),
+        CheckConstraint("ended_at > started_at", name="chunk_has_length"),
+        Index("audio_chunks_device_time", "device_id", "started_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("devices.id", ondelete="RESTRICT"), nullable=False
+    )
+    client_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    duration_s: Mapped[float] = mapped_column(Double, nullable=False)
+    size_bytes: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    sha256: Mapped[str] = mapped_column(Text, nullable=False)
+    codec: Mapped[str] = mapped_column(Text, nullable=False)
+    sample_rate: Mapped[int] = mapped_column(Integer, nullable=False)
+    channels: Mapped[int] = mapped_column(Integer, nullable=False)
+    path: Mapped[str] = mapped_column(Text, nullable=False)
+    """Relative to the audio directory."""
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="stored")
+    """stored → processed (speech found and cut), or failed after its attempts."""
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+
+
+class Job(Base):
+    """Work a worker can take: claimed by one worker at a time under a lease that
+    expires, retried with backoff, dead after its attempts (salescontrol.jobs)."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (
+        UniqueConstraint("kind", "subject_id"),
+        CheckConstraint("state IN ('queued', 'running', 'done', 'dead')", name="job_state"),
+        Index("jobs_ready", "kind", "state", "available_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    kind: Mapped[str] = mapped_column(Text, nullable=False)
+    subject_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), nullable=False)
+    partition: Mapped[str | None] = mapped_column(Text)
+    """Jobs of one partition run in the order of `position`, one at a time (a
+    device's chunks); None: any order."""
+    position: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="queued")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    max_attempts: Mapped[int] = mapped_column(Integer, nullable=False)
+    available_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, server_default=func.now()
+    )
+    lease_owner: Mapped[str | None] = mapped_column(Text)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = _created()
+    updated_at: Mapped[datetime] = _created()
+
+
+class SpeechSegment(Base):
+    __tablename__ = "speech_segments"
+    __table_args__ = (
+        UniqueConstraint("chunk_id", "started_at"),
+        Index("speech_segments_device_time", "device_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    chunk_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("audio_chunks.id", ondelete="CASCADE"), nullable=False
+    )
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("devices.id", ondelete="RESTRICT"), nullable=False
+    )
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    dialogue_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("dialogues.id", ondelete="SET NULL")
+    )
+
+
+class Dialogue(Base):
+    """Seller–customer speech without a long silence, on one device."""
+
+    __tablename__ = "dialogues"
+    __table_args__ = (
+        CheckConstraint("state IN ('open', 'closed')", name="dialogue_state"),
+        Index("dialogues_device_time", "device_id", "started_at"),
+        Index("dialogues_point_time", "point_id", "started_at"),
+    )
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    device_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("devices.id", ondelete="RESTRICT"), nullable=False
+    )
+    register_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("registers.id", ondelete="RESTRICT"), nullable=False
+    )
+    point_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("points.id", ondelete="RESTRICT"), nullable=False
+    )
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    state: Mapped[str] = mapped_column(Text, nullable=False, server_default="open")
+    created_at: Mapped[datetime] = _created()
+
+
+class Transcript(Base):
+    __tablename__ = "transcripts"
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    dialogue_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("dialogues.id", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    """With spoken phone and card numbers and IINs masked."""
+    segments: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
+    """[{start_s, end_s, text}] relative to the dialogue's start."""
+    language: Mapped[str] = mapped_column(Text, nullable=False)
+    model: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created()
+
+
+class Analysis(Base):
+    """One run of the upsell analysis; re-runs add rows, `current` marks the one
+    shown."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (
+        UniqueConstraint("dialogue_id", "run"),
+        CheckConstraint("attempted IN ('yes', 'no', 'uncertain')", name="analysis_attempted"),
+        CheckConstraint("quality BETWEEN 0 AND 3", name="analysis_quality"),
+        Index(
+            "analyses_one_current",
+            "dialogue_id",
+            unique=True,
+            postgresql_where=text("current"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    dialogue_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("dialogues.id", ondelete="CASCADE"), nullable=False
+    )
+    run: Mapped[int] = mapped_column(Integer, nullable=False)
+    attempted: Mapped[str] = mapped_column(Text, nullable=False)
+    categories: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
+    customer_reaction: Mapped[str] = mapped_column(Text, nullable=False)
+    quality: Mapped[int] = mapped_column(Integer, nullable=False)
+    evidence: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
+    """Quotes of the transcript that show the attempt."""
+    model: Mapped[str] = mapped_column(Text, nullable=False)
+    prompt_version: Mapped[str] = mapped_column(Text, nullable=False)
+    current: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    created_at: Mapped[datetime] = _created()
+
+
+class User(Base):
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'viewer')", name="user_role"),)
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    login: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    password_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    """argon2id, with its own salt and parameters."""
+    role: Mapped[str] = mapped_column(Text, nullable=False)
+    enabled: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))
+    created_at: Mapped[datetime] = _created()
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Session(Base):
+    """A login: the token is kept only as a hash; it ends at `expires_at` or logout."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[uuid.UUID] = _uuid_pk()
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    )
+    token_hash: Mapped[bytes] = mapped_column(LargeBinary, nullable=False, unique=True)
+    csrf_token: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = _created()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class Review(Base):
+    """A person's flag on a dialogue's analysis, its corrections and resolution."""
+
+    __tablename__ = "reviews"
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'resolved')", name="review_status"),
+        Index("reviews_dialogue", "dialogue_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    dialogue_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("dialogues.id", ondelete="CASCADE"), nullable=False
+    )
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), nullable=False
+    )
+    status: Mapped[str] = mapped_column(Text, nullable=False, server_default="open")
+    reason: Mapped[str] = mapped_column(Text, nullable=False)
+    corrections: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'{}'::jsonb")
+    )
+    created_at: Mapped[datetime] = _created()
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT")
+    )

@@ -1,0 +1,95 @@
+"""The ingest API: its factory (`create_app`, uvicorn's entry) and its lifespan,
+which opens the database, prepares the audio directory and settles what a crash
+left half done before the first upload is taken."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from core.concurrency import SlidingWindowLimiter
+from core.http import Lifespan, install_error_handlers, install_middleware, new_app
+from core.logs import configure_logging
+from core.settings import Settings, SettingsError, load_settings
+from salescontrol.db.engine import make_engine, session_factory
+from salescontrol.ingest import metrics
+from salescontrol.ingest.chunks import Chunks
+from salescontrol.ingest.routes import api_router, internal_router, ops_router
+from salescontrol.ingest.runtime import Runtime
+from salescontrol.ingest.storage import AudioStore
+from salescontrol.ingest.unavailable import install_unavailable_handlers
+
+log = logging.getLogger("salescontrol.ingest")
+
+# Room for the request line and headers beside the largest chunk.
+HEADROOM_BYTES = 64 * 1024
+
+
+def database_url(settings: Settings) -> str:
+    url = settings.env.database_url
+    if not url:
+        raise SettingsError(
+            "DATABASE_URL is not set: point it at SalesControl's PostgreSQL "
+            "(`make salescontrol` starts an embedded one for development)"
+        )
+    return url
+
+
+def _lifespan(settings: Settings, url: str) -> Lifespan:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(url)
+        sessions = session_factory(engine)
+        store = AudioStore(Path(settings.env.salescontrol_audio_dir))
+        cleared = store.prepare()
+        sc = settings.salescontrol
+        chunks = Chunks(sessions, store, sc.ingest, sc.jobs)
+        settled = await chunks.settle_all()
+        app.state.runtime = Runtime(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            store=store,
+            chunks=chunks,
+            logins_by_address=SlidingWindowLimiter(sc.auth.logins_per_minute),
+            logins_by_name=SlidingWindowLimiter(sc.auth.logins_per_minute),
+        )
+        log.info(
+            "started",
+            extra={"audio_dir": str(store.root), "incoming_cleared": cleared, "settled": settled},
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+            log.info("stopping")
+
+    return lifespan
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or load_settings()
+    configure_logging(settings.env.log_level)
+    url = database_url(settings)
+    app = new_app(
+        title="SalesControl ingest API",
+        version="0.1.0",
+        description="Recorders upload audio chunks; admins manage points, devices and users.",
+        lifespan=_lifespan(settings, url),
+        docs=settings.env.dev_mode,
+    )
+    install_error_handlers(app)
+    install_unavailable_handlers(app)
+    app.include_router(api_router)
+    app.include_router(internal_router)
+    app.include_router(ops_router)
+    install_middleware(
+        app,
+        metrics.ERRORS,
+        body_limit=settings.salescontrol.ingest.max_chunk_bytes + HEADROOM_BYTES,
+    )
+    return app
