@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from salescontrol.recorder import cli
 from salescontrol.recorder.chunk import ChunkMeta
 from salescontrol.recorder.config import Config
 from salescontrol.recorder.spool import Spool
@@ -223,3 +224,24 @@ def test_the_sidecar_round_trips_with_utc_microseconds() -> None:
     assert data["start"] == "2026-12-04T03:01:00.123456+00:00"
     assert set(data) == {"id", "seq", "start", "duration_s", "size_bytes", "sha256"}
     assert ChunkMeta.from_json(meta.to_json()) == meta
+
+
+async def test_requeued_failed_chunks_are_sent_once_the_cause_is_fixed(
+    delivery: Callable[..., Delivery], server: ChunkServer, tmp_path: Path
+) -> None:
+    d = delivery()
+    metas = d.queue(2)
+    server.reject[metas[0].id] = (401, "unauthorized", "unknown device token")
+    async with d.running():
+        await d.until({"outbox": [], "sent": [1], "failed": [0]})
+    del server.reject[metas[0].id]  # the administrator fixed the token
+    config = tmp_path / "recorder.yaml"
+    config.write_text(json.dumps(d.config.model_dump(mode="json") | {
+        "server": {"url": server.url, "token": server.token},
+    }))  # fmt: skip
+    assert cli.main(["--config", str(config), "--requeue-failed"]) == 0
+    requeued = d.spool.load("outbox", 0)
+    assert requeued.id == metas[0].id and requeued.http_status is None
+    async with d.running():
+        await d.until({"outbox": [], "sent": [0, 1], "failed": []})
+    assert statuses(server, metas[0].id) == [401, 201]
