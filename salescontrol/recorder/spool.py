@@ -146,6 +146,8 @@ class Spool:
 
     def delete_sent(self, seq: int) -> int:
         """Remove a confirmed chunk; the bytes freed."""
+        if self.audio("outbox", seq).exists():
+            return 0  # its move into sent/ is under way: its audio would be orphaned
         freed = 0
         for path in (self.audio("sent", seq), self.sidecar("sent", seq)):
             with contextlib.suppress(FileNotFoundError):
@@ -234,6 +236,10 @@ class Spool:
                     os.replace(self.audio(state, seq), self.audio(target, seq))
                     fsync_dir(self.dir(target))
                     log.info("spool: audio joined its sidecar", extra={"seq": seq, "to": target})
+                elif target is None and state == "sent":
+                    # Audio moves into sent/ only after its confirmed sidecar did.
+                    self.audio(state, seq).unlink()
+                    log.info("spool: confirmed audio without a sidecar deleted", extra={"seq": seq})
                 elif target is None and state != "recording":
                     log.warning("spool: audio without a sidecar", extra={"seq": seq, "in": state})
         for seq, state in where.items():
