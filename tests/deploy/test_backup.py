@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import ROOT
+from tests.support.systemd import fake_bin
 
 BACKUP = ROOT / "deploy" / "backup.sh"
 RESTORE = ROOT / "deploy" / "restore.sh"
@@ -262,25 +263,6 @@ def test_restore_refuses_a_damaged_backup_and_touches_nothing(
     assert done.returncode != 0
     assert "restore:" in done.stderr
     assert sorted(p.name for p in db.parent.iterdir()) == before
-
-
-def fake_bin(tmp_path: Path, *, failing_cp: bool = False) -> tuple[Path, Path]:
-    """A PATH entry with a `systemctl` that logs its calls (and the service is
-    never active), optionally a `cp` that fails. Returns (bin dir, log)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    log = tmp_path / "systemctl.log"
-    systemctl = bin_dir / "systemctl"
-    systemctl.write_text(
-        f'#!/bin/sh\necho "$*" >> {log}\n[ "$1" = is-active ] && exit 3\nexit 0\n',
-        encoding="utf-8",
-    )
-    systemctl.chmod(0o755)
-    if failing_cp:
-        cp = bin_dir / "cp"
-        cp.write_text("#!/bin/sh\necho 'cp: No space left on device' >&2\nexit 1\n")
-        cp.chmod(0o755)
-    return bin_dir, log
 
 
 def test_restore_stops_and_starts_the_service(backed_up: tuple[Path, Path], tmp_path: Path) -> None:

@@ -10,18 +10,15 @@ against the variables the service knows; warmup.sh runs against the stub.
 
 from __future__ import annotations
 
-import getpass
 import json
 import os
 import re
 import shutil
-import socket
 import ssl
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +28,26 @@ import pytest
 from core.settings import Environment, FeatureFlags
 from tests.support import ROOT
 from tests.support.net import free_port, stop, wait_until_up
+from tests.support.nginx import (
+    Ports,
+    find_nginx,
+    nginx_command,
+    nginx_conf,
+    nginx_test,
+    replace,
+    running_nginx,
+    self_signed_certificate,
+)
 from tests.support.ollama_stub import DEFAULT_MODEL, OllamaStub, canned_reply
+from tests.support.systemd import (
+    is_within,
+    parse_unit,
+    unit_environment,
+    unit_value,
+    unit_values,
+    verify_units,
+    writable_paths,
+)
 
 DEPLOY = ROOT / "deploy"
 SITE = DEPLOY / "nginx" / "crm-sales-bot.conf"
@@ -47,56 +63,7 @@ API_KEY = "deploy-test-key"
 # Variables the service reads that are not fields of core.settings.Environment.
 EXTRA_VARIABLES: set[str] = set()
 
-
-def find_nginx() -> str | None:
-    found = shutil.which("nginx")
-    if found:
-        return found
-    return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
-
-
 # --- file parsing -------------------------------------------------------------
-
-
-def parse_unit(path: Path) -> dict[str, list[tuple[str, str]]]:
-    """A systemd unit file as {section: [(key, value), ...]} (keys may repeat)."""
-    sections: dict[str, list[tuple[str, str]]] = {}
-    current: list[tuple[str, str]] = []
-    pending = ""
-    for raw in path.read_text(encoding="utf-8").splitlines():
-        line = pending + raw.strip()
-        pending = ""
-        if line.endswith("\\"):
-            pending = line[:-1] + " "
-            continue
-        if not line or line.startswith(("#", ";")):
-            continue
-        if line.startswith("[") and line.endswith("]"):
-            current = sections.setdefault(line[1:-1], [])
-            continue
-        key, _, value = line.partition("=")
-        current.append((key.strip(), value.strip()))
-    return sections
-
-
-def unit_values(unit: dict[str, list[tuple[str, str]]], section: str, key: str) -> list[str]:
-    return [value for name, value in unit.get(section, []) if name == key]
-
-
-def unit_value(unit: dict[str, list[tuple[str, str]]], section: str, key: str) -> str:
-    values = unit_values(unit, section, key)
-    assert len(values) == 1, f"[{section}] {key}= is set {len(values)} times, expected once"
-    return values[0]
-
-
-def unit_environment(unit: dict[str, list[tuple[str, str]]]) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for value in unit_values(unit, "Service", "Environment"):
-        for assignment in value.split():
-            name, _, val = assignment.partition("=")
-            env[name] = val
-    return env
-
 
 ENV_LINE = re.compile(r"^(#\s*)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 
@@ -112,26 +79,7 @@ def parse_env_example() -> tuple[dict[str, str], dict[str, str]]:
     return active, commented
 
 
-def is_within(path: str, directory: str) -> bool:
-    return Path(path) == Path(directory) or Path(directory) in Path(path).parents
-
-
 # --- nginx harness ------------------------------------------------------------
-
-
-def replace(text: str, old: str, new: str, count: int = 1) -> str:
-    """Replace `old`, which the shipped file must contain exactly `count` times:
-    a changed site breaks the test instead of being tested half-rendered."""
-    found = text.count(old)
-    assert found == count, f"{old!r} occurs {found} times in the site, expected {count}"
-    return text.replace(old, new)
-
-
-@dataclass(frozen=True)
-class Ports:
-    http: int
-    https: int
-    upstream: int
 
 
 def render_site(
@@ -167,129 +115,13 @@ def render_site(
 
 
 def write_nginx_conf(prefix: Path, site: str, *, rate_limit: bool) -> Path:
-    """A top-level nginx.conf in `prefix` that includes the rendered site (and the
-    rate-limit snippet in the http context, where the real server has conf.d)."""
-    prefix.mkdir(parents=True, exist_ok=True)
+    """The rendered site under a top-level nginx.conf in `prefix`, its logs there
+    too (and the rate-limit snippet in the http context, where the real server
+    has conf.d)."""
     site = replace(site, "/var/log/nginx/access.log", f"{prefix}/access.log", count=2)
     site = replace(site, "/var/log/nginx/error.log", f"{prefix}/error.log")
-    (prefix / "site.conf").write_text(site, encoding="utf-8")
-    # As root, the master drops its workers to `user` (default nobody, who could
-    # not read the temp dirs); as anyone else the directive is ignored, so leave it out.
-    user = f"user {getpass.getuser()};" if os.geteuid() == 0 else ""
     snippet = f"include {RATE_LIMIT};" if rate_limit else ""
-    conf = prefix / "nginx.conf"
-    conf.write_text(
-        f"""{user}
-worker_processes 1;
-daemon off;
-pid {prefix}/nginx.pid;
-error_log {prefix}/error.log info;
-events {{ worker_connections 128; }}
-http {{
-    access_log {prefix}/access.log;
-    client_body_temp_path {prefix}/client_body;
-    proxy_temp_path {prefix}/proxy;
-    fastcgi_temp_path {prefix}/fastcgi;
-    uwsgi_temp_path {prefix}/uwsgi;
-    scgi_temp_path {prefix}/scgi;
-    {snippet}
-    include {prefix}/site.conf;
-}}
-""",
-        encoding="utf-8",
-    )
-    return conf
-
-
-def nginx_command(nginx: str, conf: Path, *extra: str) -> list[str]:
-    prefix = conf.parent
-    return [nginx, "-p", f"{prefix}/", "-e", str(prefix / "error.log"), "-c", str(conf), *extra]
-
-
-def nginx_test(nginx: str, conf: Path) -> None:
-    checked = subprocess.run(
-        nginx_command(nginx, conf, "-t"), capture_output=True, text=True, timeout=30
-    )
-    assert checked.returncode == 0, f"nginx -t failed:\n{checked.stderr}"
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"nginx exited with {proc.returncode}:\n{log.read_text()}")
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.05)
-    raise TimeoutError(f"nginx did not listen on {port}:\n{log.read_text()}")
-
-
-@contextmanager
-def running_nginx(nginx: str, conf: Path, ports: Ports) -> Iterator[None]:
-    """nginx in the foreground on the test's ports; always stopped afterwards."""
-    nginx_test(nginx, conf)
-    proc = subprocess.Popen(
-        nginx_command(nginx, conf), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        wait_for_port(ports.https, proc, conf.parent / "error.log")
-        wait_for_port(ports.http, proc, conf.parent / "error.log")
-        yield
-    finally:
-        stop(proc, timeout_s=10)  # SIGTERM: nginx's fast shutdown, workers included
-
-
-def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
-    """A certificate for localhost: openssl's CLI, else the cryptography package."""
-    directory.mkdir(parents=True, exist_ok=True)
-    cert, key = directory / "cert.pem", directory / "key.pem"
-    openssl = shutil.which("openssl")
-    if openssl:
-        subprocess.run(
-            [
-                *(openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2"),
-                *("-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"),
-                *("-keyout", str(key), "-out", str(cert)),
-            ],
-            check=True,
-            capture_output=True,
-            timeout=60,
-        )
-        return cert, key
-    try:
-        import datetime
-
-        from cryptography import x509
-        from cryptography.hazmat.primitives import hashes, serialization
-        from cryptography.hazmat.primitives.asymmetric import ec
-        from cryptography.x509.oid import NameOID
-    except ImportError:
-        pytest.skip("neither the openssl CLI nor the cryptography package is available")
-    private = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(private.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=2))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(private, hashes.SHA256())
-    )
-    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key.write_bytes(
-        private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert, key
+    return nginx_conf(prefix, site, http_snippet=snippet)
 
 
 def process_body(text: str = "Здравствуйте, сколько стоит Wipon?") -> dict[str, object]:
@@ -604,14 +436,6 @@ def test_service_unit_has_what_the_runbook_relies_on() -> None:
     assert env["PORT"] == "8000"
 
 
-def writable_paths(unit: dict[str, list[tuple[str, str]]]) -> list[str]:
-    paths: list[str] = []
-    for key in ("BindPaths", "ReadWritePaths"):
-        for value in unit_values(unit, "Service", key):
-            paths.extend(p.lstrip("-") for p in value.split())
-    return paths
-
-
 def test_everything_the_service_writes_is_writable_in_its_sandbox() -> None:
     unit = parse_unit(UNIT)
     writable = writable_paths(unit)
@@ -645,12 +469,8 @@ def test_scripts_named_by_the_units_exist_and_are_executable() -> None:
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
-    """Unknown keys or unparsable values are warnings with exit status 0, so the
-    output must be empty too. Paths are moved to this checkout so that the
-    executables exist; a stand-in ollama.service satisfies Requires=."""
-    analyze = shutil.which("systemd-analyze")
-    if analyze is None:
-        pytest.skip("systemd-analyze is not installed")
+    """Paths are moved to this checkout so that the executables exist; a stand-in
+    ollama.service satisfies Requires=."""
     if not SALESBOT.exists():
         pytest.skip("the salesbot entry point is not installed in this environment")
     venv_bin = SALESBOT.parent
@@ -664,18 +484,7 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     (tmp_path / "ollama.service").write_text(
         "[Unit]\nDescription=stand-in\n[Service]\nExecStart=/bin/true\n", encoding="utf-8"
     )
-    units = [str(tmp_path / p.name) for p in (UNIT, BACKUP_UNIT, BACKUP_TIMER)]
-    checked = subprocess.run(
-        [analyze, "verify", "--man=no", *units, str(tmp_path / "ollama.service")],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "SYSTEMD_UNIT_PATH": f"{tmp_path}:", "SYSTEMD_LOG_LEVEL": "notice"},
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.strip() == "" and checked.stderr.strip() == "", (
-        checked.stdout + checked.stderr
-    )
+    verify_units(tmp_path, [*(p.name for p in (UNIT, BACKUP_UNIT, BACKUP_TIMER)), "ollama.service"])
 
 
 # --- env example --------------------------------------------------------------
