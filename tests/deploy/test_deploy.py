@@ -19,7 +19,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -30,16 +29,20 @@ from tests.support import ROOT
 from tests.support.net import free_port, stop, wait_until_up
 from tests.support.nginx import (
     Ports,
-    find_nginx,
+    Proxy,
     nginx_command,
     nginx_conf,
     nginx_test,
     replace,
+    require_nginx,
     running_nginx,
+    running_proxy,
     self_signed_certificate,
 )
 from tests.support.ollama_stub import DEFAULT_MODEL, OllamaStub, canned_reply
+from tests.support.shell import assert_shellcheck_clean
 from tests.support.systemd import (
+    assert_persistent_timer,
     is_within,
     parse_unit,
     unit_environment,
@@ -139,10 +142,7 @@ def process_body(text: str = "Здравствуйте, сколько стои�
 
 @pytest.fixture(scope="module")
 def nginx() -> str:
-    found = find_nginx()
-    if found is None:
-        pytest.skip("nginx is not installed (.ci/run installs it from Debian's packages)")
-    return found
+    return require_nginx()
 
 
 @pytest.fixture(scope="module")
@@ -177,21 +177,6 @@ def app_port(nginx: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[i
                 stop(proc)
 
 
-@dataclass(frozen=True)
-class Proxy:
-    https: str
-    http: str
-    cert: Path
-    ports: Ports
-    access_log: Path
-
-    def client(self) -> httpx.Client:
-        # The test's own certificate as the trust anchor: stricter than verify=False.
-        return httpx.Client(
-            base_url=self.https, verify=ssl.create_default_context(cafile=str(self.cert))
-        )
-
-
 @pytest.fixture(scope="module")
 def proxy(
     nginx: str,
@@ -204,14 +189,8 @@ def proxy(
     ports = Ports(http=free_port(), https=free_port(), upstream=app_port)
     site = render_site(cert, key, ports, allow=("127.0.0.1",), rate_limit=True)
     conf = write_nginx_conf(tmp_path_factory.mktemp("nginx"), site, rate_limit=True)
-    with running_nginx(nginx, conf, ports):
-        yield Proxy(
-            https=f"https://localhost:{ports.https}",
-            http=f"http://127.0.0.1:{ports.http}",
-            cert=cert,
-            ports=ports,
-            access_log=conf.parent / "access.log",
-        )
+    with running_proxy(nginx, conf, ports, cert) as running:
+        yield running
 
 
 # --- nginx: configuration ------------------------------------------------------
@@ -456,10 +435,7 @@ def test_backup_units_point_at_the_scripts_and_can_write_their_directory() -> No
     backup_dir = unit_environment(service)["BACKUP_DIR"]
     assert any(is_within(backup_dir, w) for w in writable_paths(service))
     assert unit_value(service, "Service", "ExecStartPre").endswith(f" {backup_dir}")
-    timer = parse_unit(BACKUP_TIMER)
-    assert unit_value(timer, "Timer", "OnCalendar")
-    assert unit_value(timer, "Timer", "Persistent") == "true"
-    assert unit_value(timer, "Install", "WantedBy") == "timers.target"
+    assert_persistent_timer(BACKUP_TIMER)
 
 
 def test_scripts_named_by_the_units_exist_and_are_executable() -> None:
@@ -616,15 +592,7 @@ def test_scripts_parse_and_use_strict_mode() -> None:
 
 
 def test_scripts_pass_shellcheck() -> None:
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.skip("shellcheck is not installed")
-    checked = subprocess.run(
-        [shellcheck, *map(str, SCRIPTS), str(ROOT / ".ci" / "run")],
-        capture_output=True,
-        text=True,
-    )
-    assert checked.returncode == 0, checked.stdout
+    assert_shellcheck_clean(*SCRIPTS, ROOT / ".ci" / "run")
 
 
 def test_nginx_errors_are_valid_json() -> None:

@@ -8,6 +8,7 @@ import getpass
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.net import stop
@@ -25,6 +27,14 @@ def find_nginx() -> str | None:
     if found:
         return found
     return "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
+
+
+def require_nginx() -> str:
+    """nginx's path; the test skips without it."""
+    found = find_nginx()
+    if found is None:
+        pytest.skip("nginx is not installed (.ci/run installs it from Debian's packages)")
+    return found
 
 
 def replace(text: str, old: str, new: str, count: int = 1) -> str:
@@ -40,6 +50,24 @@ class Ports:
     http: int
     https: int
     upstream: int
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """A running site: its URLs, the certificate it presents, its access log."""
+
+    https: str
+    http: str
+    cert: Path
+    ports: Ports
+    access_log: Path
+
+    def client(self, local_address: str | None = None) -> httpx.Client:
+        """HTTPS with the test's own certificate as the trust anchor (stricter than
+        verify=False), optionally from another loopback address."""
+        context = ssl.create_default_context(cafile=str(self.cert))
+        transport = httpx.HTTPTransport(verify=context, local_address=local_address)
+        return httpx.Client(base_url=self.https, transport=transport, timeout=30)
 
 
 def nginx_conf(prefix: Path, site: str, *, http_snippet: str = "") -> Path:
@@ -111,6 +139,20 @@ def running_nginx(nginx: str, conf: Path, ports: Ports) -> Iterator[None]:
         yield
     finally:
         stop(proc, timeout_s=10)  # SIGTERM: nginx's fast shutdown, workers included
+
+
+@contextmanager
+def running_proxy(nginx: str, conf: Path, ports: Ports, cert: Path) -> Iterator[Proxy]:
+    """`running_nginx` as the Proxy a test talks to (the access log of the site
+    rendered into conf's directory)."""
+    with running_nginx(nginx, conf, ports):
+        yield Proxy(
+            https=f"https://localhost:{ports.https}",
+            http=f"http://127.0.0.1:{ports.http}",
+            cert=cert,
+            ports=ports,
+            access_log=conf.parent / "access.log",
+        )
 
 
 def self_signed_certificate(directory: Path) -> tuple[Path, Path]:

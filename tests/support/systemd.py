@@ -87,6 +87,15 @@ def verify_units(directory: Path, names: Iterable[str]) -> None:
     assert output.strip() == "", output
 
 
+def assert_persistent_timer(path: Path) -> None:
+    """A timer that runs on a calendar, catches up after downtime, and is enabled
+    with timers.target."""
+    timer = parse_unit(path)
+    assert unit_value(timer, "Timer", "OnCalendar")
+    assert unit_value(timer, "Timer", "Persistent") == "true"
+    assert unit_value(timer, "Install", "WantedBy") == "timers.target"
+
+
 def fake_bin(tmp_path: Path, *, failing_cp: bool = False) -> tuple[Path, Path]:
     """A PATH entry with a `systemctl` that logs its calls (and the service is
     never active), optionally a `cp` that fails. Returns (bin dir, log)."""
