@@ -19,7 +19,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+import asyncpg
 import uvicorn
+from sqlalchemy.exc import DBAPIError
 
 from core.cli import dispatch
 from core.http.server import guarded_protocol, raise_fd_limit
@@ -137,7 +139,14 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return dispatch("salescontrol", _build_parser().parse_args(argv))
+    args = _build_parser().parse_args(argv)
+    try:
+        return dispatch("salescontrol", args)
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError) as exc:
+        # A wrong password or database name in DATABASE_URL: one line, no traceback.
+        reason = exc.orig if isinstance(exc, DBAPIError) else exc
+        print(f"salescontrol {args.command}: database: {reason}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -62,3 +62,12 @@ def test_serve_refuses_to_start_without_a_database() -> None:
     assert result.stderr.strip().splitlines() == [
         "configuration error: DATABASE_URL is not set (for development: salescontrol dev)"
     ]
+
+
+async def test_a_wrong_database_is_one_line_not_a_traceback(cluster: Cluster) -> None:
+    url = cluster.url("no_such_database")
+    result = await asyncio.to_thread(salescontrol, "db", "upgrade", DATABASE_URL=url)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        'salescontrol db: database: database "no_such_database" does not exist'
+    ]
