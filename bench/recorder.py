@@ -9,11 +9,14 @@
    short process per chunk) is counted from the agent's reaped children. Also
    the delivery lag (server's confirmation minus the chunk's end, from the
    sidecars in sent/) and the largest seam between consecutive chunks.
-2. `timing`: the accuracy of the computed chunk starts against the truth. A
-   feeder thread writes PCM into ffmpeg's stdin in real time, 20 ms or 64 ms
-   blocks, so the wall-clock instant of every sample is known; ffmpeg runs with
-   the agent's own output options (2 s chunks) and the agent's completion code
-   dates the segments. Error = computed start - true start of the first sample.
+2. `timing`: the accuracy of the computed chunk starts against the truth
+   (tests.support.recorder.record_paced_pcm): a feeder thread writes PCM into
+   ffmpeg's stdin in real time, in 20 ms or 64 ms blocks, so the wall-clock
+   instant of every sample is known; ffmpeg runs with the agent's own output
+   options (2 s chunks) and the agent's code dates the segments as they close.
+   Also with the feed stalled for 0.8 s across a boundary, then caught up (ffmpeg
+   falling behind). Error = computed start - true start of the first sample;
+   seam = |start + duration - next start|.
 3. `install`: a fresh venv in /tmp with deploy/salescontrol/recorder-requirements.txt
    (from PyPI), its size (du) and packages, and `--check` run from it: the agent
    imports with nothing else installed.
@@ -33,7 +36,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import timedelta
 from itertools import pairwise
@@ -42,14 +44,10 @@ from typing import Any
 
 import yaml
 
-from salescontrol.recorder.command import COMMON, output_args
-from salescontrol.recorder.completion import Completer, Run
-from salescontrol.recorder.config import parse_config
-from salescontrol.recorder.segments import parse_line
 from salescontrol.recorder.spool import Spool
 from tests.support import ROOT
 from tests.support.net import free_port, stop
-from tests.support.recorder import ChunkServer
+from tests.support.recorder import ChunkServer, record_paced_pcm
 
 TICK = os.sysconf("SC_CLK_TCK")
 SINE = "lavfi:sine=frequency=440:sample_rate=16000:samples_per_frame=320"
@@ -178,66 +176,20 @@ def run_agent(seconds: float, work: Path) -> dict[str, Any]:
 # -- 2. start accuracy against a known clock -------------------------------------------
 
 
-def _feed(stdin: Any, block: int, seconds: float, rate: int, origin: list[float]) -> None:
-    silence = b"\0\1" * block
-    t0 = time.time()
-    origin.append(t0)
-    n = 0
-    while (n + 1) * block / rate <= seconds:
-        # Block n holds samples n*block.. captured until t0 + (n+1)*block/rate.
-        due = t0 + (n + 1) * block / rate
-        time.sleep(max(0.0, due - time.time()))
-        stdin.write(silence)
-        stdin.flush()
-        n += 1
-    stdin.close()
-
-
-def timing(block: int, seconds: float, work: Path) -> dict[str, float]:
-    config = parse_config({
-        "server": {"url": "http://127.0.0.1:9", "token": "unused"},
-        "recording": {"source": "lavfi:anullsrc", "chunk_s": 2},
-        "spool": {"dir": str(work), "max_bytes": "1GB", "min_free_bytes": 0},
-    })  # fmt: skip
-    rec = config.recording
-    spool = Spool(work)
-    spool.prepare()
-    pcm = ["-f", "s16le", "-ar", str(rec.sample_rate), "-ac", "1", "-i", "pipe:0"]
-    proc = subprocess.Popen(
-        ["ffmpeg", *COMMON, *pcm, *output_args(rec, 0)],
-        cwd=spool.recording,
-        env={**os.environ, "TZ": "UTC"},
-        stdin=subprocess.PIPE,
-    )
-    origin: list[float] = []
-    feeder = threading.Thread(
-        target=_feed, args=(proc.stdin, block, seconds, rec.sample_rate, origin)
-    )
-    feeder.start()
-    feeder.join()
-    proc.wait(timeout=30)
-    listed = [
-        entry
-        for line in (spool.recording / "run-0000000000.csv").read_text().splitlines()
-        if (entry := parse_line(line)) is not None
+def timing(block: int, stall_s: float, seconds: float, work: Path) -> dict[str, Any]:
+    dated = asyncio.run(record_paced_pcm(work, block=block, seconds=seconds, stall_s=stall_s))
+    errors = [(c.start_us - c.true_us) / 1000 for c in dated]
+    seams = [
+        abs(b.start_us - a.start_us - round(a.duration_s * 1_000_000)) / 1000
+        for a, b in pairwise(dated)
     ]
-    # The CSV's stream start of each segment, in seconds since the first sample.
-    stream_start: dict[int, float] = {}
-    total = 0.0
-    for entry in listed:
-        stream_start[entry.seq] = total
-        total += entry.duration_us / 1e6
-    asyncio.run(Run(Completer(spool, rec.chunk_s), 0).finish())
-    errors = []
-    for seq in spool.seqs("outbox"):
-        meta = spool.load("outbox", seq)
-        true_start = origin[0] + stream_start[seq]
-        errors.append((meta.start.timestamp() - true_start) * 1000)
     return {
-        "block_ms": round(1000 * block / rec.sample_rate),
-        "segments": len(errors),
+        "block_ms": round(1000 * block / 16000),
+        "stall_s": stall_s,
+        "chunks": len(dated),
         "error_ms_min": round(min(errors), 1),
         "error_ms_max": round(max(errors), 1),
+        "seam_ms_max": round(max(seams), 1) if seams else None,
     }
 
 
@@ -306,11 +258,11 @@ def main() -> None:
         print(f"== the agent: lavfi, 10 s chunks, {args.seconds:.0f} s")
         result["agent"] = run_agent(args.seconds, work / "agent")
         print(json.dumps(result["agent"], indent=1))
-        print("== chunk start accuracy (paced PCM, 2 s chunks)")
+        print("== chunk start accuracy (PCM at a known pace, 2 s chunks; a 0.8 s stall)")
         result["timing"] = [
-            timing(block, 11, work / f"timing-{run}-{block}")
+            timing(block, stall, 11, work / f"timing-{run}-{block}-{stall}")
             for run in range(args.timing_runs)
-            for block in (320, 1024)
+            for block, stall in ((320, 0.0), (1024, 0.0), (320, 0.8))
         ]
         print(json.dumps(result["timing"], indent=1))
         if not args.skip_install:

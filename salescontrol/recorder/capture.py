@@ -104,7 +104,7 @@ class Capture:
         """One ffmpeg process, start to finish; True when it stopped because asked to."""
         start_seq = await asyncio.to_thread(self.spool.next_seq)
         await asyncio.to_thread(self.spool.remember_seq, start_seq)
-        run = Run(self.completer, start_seq)
+        run = Run(self.completer, start_seq, started_at_us=time.time_ns() // 1000)
         cmd = ffmpeg_command(self.rec, start_seq, self.ffmpeg)
         try:
             proc = await asyncio.create_subprocess_exec(

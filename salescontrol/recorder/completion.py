@@ -19,7 +19,7 @@ from pathlib import Path
 from salescontrol.recorder.chunk import ChunkMeta
 from salescontrol.recorder.command import list_name
 from salescontrol.recorder.probe import probe_duration
-from salescontrol.recorder.segments import SegmentList, chunk_start_us
+from salescontrol.recorder.segments import Listed, RunClock, SegmentList
 from salescontrol.recorder.spool import AUDIO, STATES, Spool
 from salescontrol.recorder.times import from_epoch_us, rfc3339
 
@@ -34,6 +34,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+# Where a segment starts, given its file's close (mtime, µs) and its duration (µs).
+Placer = Callable[[int, int], int]
+
+
 class Completer:
     """Turns one closed segment file into a chunk in the outbox."""
 
@@ -46,15 +50,24 @@ class Completer:
         on_chunk: Callable[[ChunkMeta], None] | None = None,
     ) -> None:
         self.spool = spool
-        self.chunk_us = chunk_s * 1_000_000
+        self.chunk_s = chunk_s
         self.ffprobe = ffprobe
         self.on_chunk = on_chunk
 
     def exists_anywhere(self, seq: int) -> bool:
-        return any(self.spool.audio(state, seq).exists() for state in ("recording", *STATES))
+        return self.closed_at_us(seq) is not None
+
+    def closed_at_us(self, seq: int) -> int | None:
+        """When ffmpeg closed a segment's file: its mtime, wherever it is now."""
+        for state in ("recording", *STATES):
+            try:
+                return self.spool.audio(state, seq).stat().st_mtime_ns // 1000
+            except FileNotFoundError:
+                continue
+        return None
 
     async def complete(
-        self, seq: int, *, index_in_run: int, listed_duration_us: int | None, cut: bool
+        self, seq: int, place: Placer, listed_duration_us: int | None = None
     ) -> ChunkMeta | None:
         path = self.spool.audio("recording", seq)
         try:
@@ -68,14 +81,7 @@ class Completer:
                 "segment without audio removed", extra={"seq": seq, "listed": listed_duration_us}
             )
             return None
-        duration_us = listed_duration_us or round(duration_s * 1_000_000)
-        start_us = chunk_start_us(
-            index_in_run=index_in_run,
-            duration_us=duration_us,
-            closed_at_us=closed_at_us,
-            chunk_us=self.chunk_us,
-            cut=cut,
-        )
+        start_us = place(closed_at_us, listed_duration_us or round(duration_s * 1_000_000))
         size = path.stat().st_size
         sha = await asyncio.to_thread(_sha256, path)
         meta = ChunkMeta.new(seq, from_epoch_us(start_us), duration_s, size, sha)
@@ -97,33 +103,76 @@ class Completer:
 
 
 class Run:
-    """One ffmpeg process: its first sequence number and its segment list."""
+    """One ffmpeg process: its first sequence number, its segment list, its clock.
 
-    def __init__(self, completer: Completer, start_seq: int, end_seq: int | None = None) -> None:
+    Each segment is dated with every cut known by then: the one it began at and,
+    once its line is there, the one it ended at. The first segment of a run also
+    waits for the run's second cut (one chunk later), so that ffmpeg lagging at
+    its first boundary, the likeliest moment (it has just started), does not date
+    the start of the run late; see segments.py.
+    """
+
+    def __init__(
+        self,
+        completer: Completer,
+        start_seq: int,
+        end_seq: int | None = None,
+        started_at_us: int | None = None,
+    ) -> None:
         self.completer = completer
         self.spool = completer.spool
         self.start_seq = start_seq
         self.end_seq = end_seq  # the next run's first number, for leftovers
         self.list_path = self.spool.recording / list_name(start_seq)
+        self.clock = RunClock(completer.chunk_s, not_before_us=started_at_us)
         self._list = SegmentList(self.list_path)
-        self._pending: list[tuple[int, int]] = []  # listed (seq, duration_us) not yet done
+        self._pending: list[Listed] = []
+        self._previous: Listed | None = None  # the last listed segment dated
+        self._previous_closed_us: int | None = None
+
+    def _learn_end(self, index: int) -> None:
+        """The cut that ended the pending segment at `index`, if it ended in one
+        (ffmpeg opens the next file right after listing a segment it cut)."""
+        entry = self._pending[index]
+        if not (len(self._pending) > index + 1 or self.completer.exists_anywhere(entry.seq + 1)):
+            return
+        closed_at = self.completer.closed_at_us(entry.seq)
+        if closed_at is not None:
+            self.clock.cut(closed_at, entry.end_us)
+
+    def _placer(self, stream_us: int, *, first: bool) -> Placer:
+        boundary = None
+        if not first and self._previous_closed_us is not None:
+            boundary = self.clock.cut(self._previous_closed_us, stream_us)
+        clock = self.clock
+
+        def place(closed_at_us: int, duration_us: int) -> int:
+            start = clock.start(stream_us, boundary)
+            if start is not None:
+                return start
+            if first:
+                return closed_at_us - duration_us  # the run ended before any boundary
+            # No cut known (its file is gone): the boundary nearest its own start.
+            return clock.boundary(closed_at_us - duration_us + clock.chunk_us // 2)
+
+        return place
 
     async def collect(self, *, exited: bool) -> int:
-        """Complete every listed segment that can be; returns how many were."""
-        self._pending += [(entry.seq, entry.duration_us) for entry in self._list.read_new()]
+        """Date and complete every listed segment that can be; how many were."""
+        self._pending += self._list.read_new()
         done = 0
         while self._pending:
-            seq, duration_us = self._pending[0]
-            index = seq - self.start_seq
-            # Whether segment 0 ended at a boundary: ffmpeg opens the next file
-            # right after listing it; only after its exit is "no next file" final.
-            cut = self.completer.exists_anywhere(seq + 1) or len(self._pending) > 1
-            if index == 0 and not cut and not exited:
-                break
-            await self.completer.complete(
-                seq, index_in_run=index, listed_duration_us=duration_us, cut=cut
-            )
-            self._pending.pop(0)
+            entry = self._pending[0]
+            first = self._previous is None
+            if first and len(self._pending) < 2 and not exited:
+                break  # wait for the run's second cut
+            self._learn_end(0)
+            if first and len(self._pending) > 1:
+                self._learn_end(1)
+            place = self._placer(entry.start_us, first=first)
+            await self.completer.complete(entry.seq, place, entry.duration_us)
+            self._previous = self._pending.pop(0)
+            self._previous_closed_us = self.completer.closed_at_us(entry.seq)
             done += 1
         return done
 
@@ -134,9 +183,9 @@ class Run:
             if seq < self.start_seq or (self.end_seq is not None and seq >= self.end_seq):
                 continue
             log.info("segment left unlisted by ffmpeg", extra={"seq": seq})
-            await self.completer.complete(
-                seq, index_in_run=seq - self.start_seq, listed_duration_us=None, cut=False
-            )
+            previous = self._previous
+            place = self._placer(previous.end_us if previous else 0, first=previous is None)
+            await self.completer.complete(seq, place)
         self.list_path.unlink(missing_ok=True)
 
 

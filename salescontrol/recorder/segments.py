@@ -3,43 +3,41 @@
 ffmpeg's segment muxer (`-segment_atclocktime 1`) cuts at the first packet it
 writes once the time of day has crossed a multiple of `chunk_s`; the agent runs
 it with TZ=UTC, and `chunk_s` divides a day, so the cut points are multiples of
-`chunk_s` since the epoch. When it closes a segment it writes the file's trailer,
-closes it, and only then appends the file's line (name, start, end in stream
-seconds) to the CSV list: a segment is complete when, and only when, its line is
-there. A run (one ffmpeg process) therefore yields:
+`chunk_s` since the epoch. When it cuts, it writes the closed file's trailer,
+closes it, and only then appends the file's line to the CSV list: name, start
+and end in the run's stream time (seconds since its first sample). A segment is
+complete when, and only when, its line is there. A run (one ffmpeg process)
+yields segment 0 (from the start to the first boundary: 0.02 s to `chunk_s`),
+then one segment per boundary, then the last one (to the stop or a crash).
 
-- segment 0: from ffmpeg's start to the first boundary B1 (0.1-`chunk_s` long);
-- segments 1..n-1: from one boundary to the next;
-- the last one: from a boundary to the stop (or a crash), unless the run ended
-  within segment 0.
+The method, and why. Each cut tells where a boundary B fell in stream time s:
+B is the multiple of `chunk_s` just before the closed file's mtime (ffmpeg's
+last write to it happens at the cut, 0-55 ms after B, and a rename keeps the
+mtime; read with `CLOSE_SLACK_US`, as the mtime's clock may lag a tick behind),
+and s is the next segment's listed start. So every cut gives an
+estimate of the run's origin, the wall-clock instant of stream time 0: B - s.
+A segment then starts at origin + its listed start, snapped to its boundary B
+when the two agree within `SNAP_US` (which they do, to within one input block,
+while ffmpeg keeps up): every chunk but the first of a run then starts exactly
+on the clock. The first starts at the first boundary minus its listed length; a
+run that ended before any cut starts at its file's mtime minus its duration.
 
-The start of each, in integer microseconds since the epoch, comes from the clock
-alignment and the moment the file was closed (its mtime, written by ffmpeg's
-final write; a rename keeps it), not from the agent's own timing, so a busy or
-restarted agent computes the same starts:
+Measured with ffmpeg 5.1 on this project's machine. Placing every segment on
+its boundary, as the clock alignment alone would suggest, is right while ffmpeg
+keeps up, and wrong when it does not: a capture test run beside three busy
+loops on two cores had ffmpeg a second behind at a boundary; it cut there on a
+packet of audio from a second earlier, and that chunk, dated by its boundary,
+started a second late. ALSA buffers the audio of such a stall and ffmpeg's ALSA
+input stamps it from the wall clock and the buffer's fill, so stream time stays
+wall time and origin + s stays right. Every estimate B - s is late by ffmpeg's
+lag at that cut (never early by more than an input block), hence the origin is
+the smallest estimate so far, and a segment whose boundary disagrees with its
+stream position by more than `SNAP_US` is placed by its stream position.
 
-- a segment after the first of its run started on a boundary: the multiple of
-  `chunk_s` nearest to (closed_at - duration);
-- the first segment, when ffmpeg cut it: the boundary just before its close
-  (floor(closed_at)) minus its listed duration;
-- the first segment of a run that ended before any cut: closed_at - duration.
-
-Accuracy, measured with ffmpeg 5.1 on this project's machine (`python -m
-bench.recorder`, "timing": a feeder writes PCM into ffmpeg in real time, so the
-true wall-clock instant of every sample is known; four runs of 11 s each):
-
-- ffmpeg closes a segment 5-55 ms after the boundary, so the boundary is found
-  without ambiguity (that would take a delay of chunk_s/2);
-- the computed start is late, never early: the first sample of a segment was
-  captured 5-35 ms before it with 20 ms input blocks (a microphone's ALSA
-  periods), 21-81 ms with 64 ms blocks (lavfi's default). The cut falls on the
-  first packet written after the boundary, and that packet carries audio from
-  up to one input block plus one 20 ms Opus frame earlier. Within a run the
-  error is a bias, not a drift: every segment is placed on its own boundary, so
-  a microphone's sample clock running fast or slow, or an NTP step, does not
-  accumulate;
-- consecutive chunks meet to within one input block: start + duration = the
-  next start to 0-20 ms with 20 ms blocks (the tests allow 60 ms).
+Accuracy (`python -m bench.recorder`, "timing": a feeder thread writes PCM into
+ffmpeg in real time, so the true instant of every sample is known; ffmpeg runs
+with the agent's own output options and this module dates the segments):
+ACCURACY
 """
 
 from __future__ import annotations
@@ -50,6 +48,12 @@ from pathlib import Path
 
 from salescontrol.recorder.spool import parse_seq
 
+SNAP_US = 100_000
+# A file's mtime comes from the kernel's coarse clock, which lags the clock
+# ffmpeg cuts by (gettimeofday) by up to a tick (4 ms at the Pi's HZ=250): a
+# segment cut 1 ms after a boundary can read as closed 3 ms before it.
+CLOSE_SLACK_US = 50_000
+
 
 @dataclass(frozen=True)
 class Listed:
@@ -57,7 +61,13 @@ class Listed:
 
     seq: int
     name: str
-    duration_us: int
+    start_us: int
+    end_us: int
+    """Stream time of its first sample and of its end, since the run's first sample."""
+
+    @property
+    def duration_us(self) -> int:
+        return self.end_us - self.start_us
 
 
 def parse_line(line: str) -> Listed | None:
@@ -68,7 +78,7 @@ def parse_line(line: str) -> Listed | None:
     seq = parse_seq(name)
     if seq is None:
         return None
-    return Listed(seq, name, round((float(end) - float(start)) * 1_000_000))
+    return Listed(seq, name, round(float(start) * 1_000_000), round(float(end) * 1_000_000))
 
 
 class SegmentList:
@@ -93,13 +103,34 @@ class SegmentList:
         return [entry for entry in parsed if entry is not None]
 
 
-def chunk_start_us(
-    *, index_in_run: int, duration_us: int, closed_at_us: int, chunk_us: int, cut: bool
-) -> int:
-    """The wall-clock start of a segment (see the module's docstring)."""
-    if index_in_run > 0:
-        estimate = closed_at_us - duration_us
-        return (estimate + chunk_us // 2) // chunk_us * chunk_us
-    if cut:
-        return closed_at_us // chunk_us * chunk_us - duration_us
-    return closed_at_us - duration_us
+class RunClock:
+    """Wall-clock time of a run's stream time, learnt from its cuts."""
+
+    def __init__(self, chunk_s: int, not_before_us: int | None = None) -> None:
+        self.chunk_us = chunk_s * 1_000_000
+        self.origin_us: int | None = None
+        # When ffmpeg was started: no audio of the run is older.
+        self.not_before_us = not_before_us
+
+    def boundary(self, closed_at_us: int) -> int:
+        """The boundary at which a file closed at `closed_at_us` was cut."""
+        return (closed_at_us + CLOSE_SLACK_US) // self.chunk_us * self.chunk_us
+
+    def cut(self, closed_at_us: int, stream_us: int) -> int:
+        """ffmpeg cut at stream time `stream_us` and closed the previous file at
+        `closed_at_us`; returns the boundary."""
+        boundary = self.boundary(closed_at_us)
+        estimate = boundary - stream_us
+        if self.not_before_us is not None and estimate < self.not_before_us:
+            return boundary  # impossible (a clock step?): an early origin would stick
+        self.origin_us = estimate if self.origin_us is None else min(self.origin_us, estimate)
+        return boundary
+
+    def start(self, stream_us: int, boundary: int | None = None) -> int | None:
+        """Where stream time `stream_us` fell; the boundary when it agrees."""
+        if self.origin_us is None:
+            return None
+        placed = self.origin_us + stream_us
+        if boundary is not None and abs(boundary - placed) <= SNAP_US:
+            return boundary
+        return placed

@@ -15,13 +15,19 @@ cut), `fail_next` (the next PUTs answer a given status and headers, e.g. 503 wit
 Retry-After), `reject` (a given 4xx for a given chunk id), `lose_answer` (store
 the chunk, then drop the connection without answering), `slow_next` (the next
 PUTs are stored, then answered after that many seconds), `delay_s` (all of them).
+
+`record_paced_pcm` runs ffmpeg as the agent does on PCM fed at a known pace (and
+optionally stalled), so that the agent's chunk starts can be checked against the
+true instant of their first sample.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
+import os
 import re
 import socket
 import subprocess
@@ -36,6 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from salescontrol.recorder.chunk import ChunkMeta
+from salescontrol.recorder.command import COMMON, list_name, output_args
+from salescontrol.recorder.completion import Completer, Run
+from salescontrol.recorder.config import parse_config
+from salescontrol.recorder.segments import SegmentList
 from salescontrol.recorder.spool import Spool
 from tests.support.net import free_port
 
@@ -310,3 +320,88 @@ def queue_chunks(
         spool.admit(target, meta)
         metas.append(meta)
     return metas
+
+
+# -- chunks dated against a known clock --------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dated:
+    seq: int
+    start_us: int
+    """The start the agent's code gave the chunk."""
+    true_us: int
+    """When the chunk's first sample was captured."""
+    duration_s: float
+
+
+def _feed(
+    stdin: Any, block: int, rate: int, seconds: float, stall_s: float, t0: list[float]
+) -> None:
+    silence = b"\0\1" * block
+    start = time.time()
+    t0.append(start)
+    stall = (0.0, 0.0)
+    if stall_s:
+        # Across the first 2 s boundary at least 3 s in.
+        boundary = (int(start + 3) // 2 + 1) * 2
+        stall = (boundary - stall_s / 2, boundary + stall_s / 2)
+    n = 0
+    while (n + 1) * block / rate <= seconds:
+        # Block n holds the samples captured until start + (n + 1) * block / rate.
+        due = start + (n + 1) * block / rate
+        if stall[0] <= due < stall[1]:
+            due = stall[1]  # the backlog goes in at once, as ALSA hands it over
+        time.sleep(max(0.0, due - time.time()))
+        stdin.write(silence)
+        stdin.flush()
+        n += 1
+    stdin.close()
+
+
+async def record_paced_pcm(
+    work: Path, *, block: int, seconds: float, stall_s: float = 0.0, chunk_s: int = 2
+) -> list[Dated]:
+    """ffmpeg with the agent's output options, fed PCM in real time by a thread, so
+    the true instant of every sample is known; `stall_s` stops the feed around a
+    boundary and then hands the backlog over at once (ffmpeg starved while the
+    audio kept coming). The agent's own code (`Run`) dates the segments."""
+    config = parse_config({
+        "server": {"url": "http://127.0.0.1:9", "token": "unused"},
+        "recording": {"source": "lavfi:anullsrc", "chunk_s": chunk_s},
+        "spool": {"dir": str(work), "max_bytes": "1GB", "min_free_bytes": 0},
+    })  # fmt: skip
+    rec = config.recording
+    spool = Spool(work)
+    spool.prepare()
+    pcm = ["-f", "s16le", "-ar", str(rec.sample_rate), "-ac", "1", "-i", "pipe:0"]
+    started_at_us = time.time_ns() // 1000
+    proc = subprocess.Popen(
+        ["ffmpeg", *COMMON, "-loglevel", "error", *pcm, *output_args(rec, 0)],
+        cwd=spool.recording,
+        env={**os.environ, "TZ": "UTC"},
+        stdin=subprocess.PIPE,
+    )
+    t0: list[float] = []
+    feeder = threading.Thread(
+        target=_feed, args=(proc.stdin, block, rec.sample_rate, seconds, stall_s, t0)
+    )
+    feeder.start()
+    # Dated as the agent dates them: each as soon as its line is there.
+    run = Run(Completer(spool, chunk_s), 0, started_at_us=started_at_us)
+    truth = SegmentList(spool.recording / list_name(0))
+    listed: dict[int, int] = {}
+    while feeder.is_alive():
+        await asyncio.sleep(0.25)
+        listed |= {entry.seq: entry.start_us for entry in truth.read_new()}
+        await run.collect(exited=False)
+    await asyncio.to_thread(proc.wait, 30)
+    listed |= {entry.seq: entry.start_us for entry in truth.read_new()}
+    await run.finish()
+    dated = []
+    for seq in spool.seqs("outbox"):
+        meta = spool.load("outbox", seq)
+        true_us = round(t0[0] * 1_000_000) + listed[seq]
+        start_us = round(meta.start.timestamp() * 1_000_000)
+        dated.append(Dated(seq, start_us, true_us, meta.duration_s))
+    return dated
