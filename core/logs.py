@@ -11,7 +11,8 @@ import hmac
 import json
 import logging
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from datetime import UTC, datetime
 from types import MappingProxyType
@@ -33,6 +34,17 @@ def begin_context() -> Token[Mapping[str, Any]]:
 
 def end_context(token: Token[Mapping[str, Any]]) -> None:
     _context.reset(token)
+
+
+@contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """`fields` on every record made inside the block (a worker's job)."""
+    token = begin_context()
+    bind(**fields)
+    try:
+        yield
+    finally:
+        end_context(token)
 
 
 def bind(**fields: Any) -> None:

@@ -4,6 +4,7 @@
     salescontrol serve                 the ingest API on DATABASE_URL (production)
     salescontrol db upgrade            run the migrations on DATABASE_URL
     salescontrol users create --login L [--admin]   a user (the first admin, too)
+    salescontrol worker vad|asr|analysis [--api URL]  a pipeline worker
 
 Without DATABASE_URL, `db` and `users` use the development cluster in data/pg (the
 one `salescontrol dev` runs), so the first admin can be created in development.
@@ -30,6 +31,8 @@ from core.settings import Settings, SettingsError, load_settings
 from salescontrol.accounts import AccountError, add_user
 from salescontrol.db.migrate import upgrade
 from salescontrol.ingest.probe import ffprobe_path
+from salescontrol.pipeline.worker.cli import add_parser as add_worker_parser
+from salescontrol.pipeline.worker.cli import run_worker
 
 
 def _url(settings: Settings) -> str:
@@ -112,6 +115,11 @@ def users_main(args: argparse.Namespace) -> int:
     return 0
 
 
+def worker_main(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    return asyncio.run(run_worker(settings, args, lambda: _url(settings)))
+
+
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="salescontrol", description="SalesControl")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -135,6 +143,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
     create.set_defaults(func=users_main)
+    add_worker_parser(sub).set_defaults(func=worker_main)
     return parser
 
 

@@ -138,11 +138,18 @@ async def finish(session: AsyncSession, job_id: int, owner: str) -> bool:
     return result.first() is not None
 
 
+@dataclass(frozen=True, slots=True)
+class Failed:
+    state: str
+    """`queued` (tried again after a backoff) or `dead` (no attempts left)."""
+    attempts: int
+
+
 async def fail(
     session: AsyncSession, job_id: int, owner: str, error: str, cfg: JobSettings
-) -> str | None:
-    """Record a failed attempt: queued again after a backoff, or dead after the
-    last attempt. Commits. The job's new state, or None when `owner` had lost it."""
+) -> Failed | None:
+    """Record a failed attempt, in the caller's transaction: queued again after a
+    backoff, or dead after the last attempt. None when `owner` had lost the job."""
     result = await session.execute(
         text(
             "UPDATE jobs SET "
@@ -151,7 +158,8 @@ async def fail(
             "  :initial * power(2, GREATEST(attempts - 1, 0)))), "
             "lease_owner = NULL, lease_expires_at = NULL, last_error = :error, "
             "updated_at = now() "
-            "WHERE id = :id AND state = 'running' AND lease_owner = :owner RETURNING state"
+            "WHERE id = :id AND state = 'running' AND lease_owner = :owner "
+            "RETURNING state, attempts"
         ),
         {
             "id": job_id,
@@ -162,5 +170,24 @@ async def fail(
         },
     )
     row = result.first()
-    await session.commit()
-    return None if row is None else str(row.state)
+    return None if row is None else Failed(str(row.state), int(row.attempts))
+
+
+async def requeue(session: AsyncSession, kind: str, subject_id: uuid.UUID) -> str | None:
+    """Run a finished or dead job again (a re-analysis), in the caller's
+    transaction: `queued`; `running` when it runs right now (left alone, so a
+    re-run never races it); None when there is no such job."""
+    state = await session.scalar(
+        text("SELECT state FROM jobs WHERE kind = :kind AND subject_id = :subject FOR UPDATE"),
+        {"kind": kind, "subject": subject_id},
+    )
+    if state is None or state in ("queued", "running"):
+        return None if state is None else str(state)
+    await session.execute(
+        text(
+            "UPDATE jobs SET state = 'queued', attempts = 0, available_at = now(), "
+            "last_error = NULL, updated_at = now() WHERE kind = :kind AND subject_id = :subject"
+        ),
+        {"kind": kind, "subject": subject_id},
+    )
+    return "queued"

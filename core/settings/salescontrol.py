@@ -1,6 +1,7 @@
 """settings.yaml `salescontrol`: the limits and rules of SalesControl's core server
-(uploads, logins, the job queue, workers, the speech pipeline, kinds of shop). Its operational values (DATABASE_URL, the audio
-directory, tokens) come from the environment."""
+(uploads, logins, the job queue, workers, the speech pipeline, kinds of shop). Its
+operational values (DATABASE_URL, the audio directory, tokens) come from the
+environment."""
 
 from __future__ import annotations
 

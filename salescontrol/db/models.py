@@ -212,6 +212,10 @@ class Dialogue(Base):
         ),
         Index("dialogues_device_time", "device_id", "started_at"),
         Index("dialogues_point_time", "point_id", "started_at"),
+        # The cutter carries one open dialogue per device from chunk to chunk.
+        Index(
+            "dialogues_one_open", "device_id", unique=True, postgresql_where=text("state = 'open'")
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()

@@ -4,6 +4,7 @@ left half done before the first upload is taken."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from core.settings import Settings, SettingsError, load_settings
 from salescontrol.db.engine import make_engine, session_factory
 from salescontrol.ingest import metrics
 from salescontrol.ingest.chunks import Chunks
+from salescontrol.ingest.housekeeping import close_idle_forever
 from salescontrol.ingest.routes import api_router, internal_router, ops_router
 from salescontrol.ingest.runtime import Runtime
 from salescontrol.ingest.storage import AudioStore
@@ -62,9 +64,12 @@ def _lifespan(settings: Settings, url: str) -> Lifespan:
             "started",
             extra={"audio_dir": str(store.root), "incoming_cleared": cleared, "settled": settled},
         )
+        housekeeping = asyncio.create_task(close_idle_forever(sessions, sc))
         try:
             yield
         finally:
+            housekeeping.cancel()
+            await asyncio.gather(housekeeping, return_exceptions=True)
             await engine.dispose()
             log.info("stopping")
 

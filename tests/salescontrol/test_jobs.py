@@ -134,8 +134,10 @@ async def test_a_failed_job_backs_off_then_dies_with_its_error(
                 break
             await asyncio.sleep(0.05)
         assert taken is not None and taken.attempts == attempt
-        async with sessions() as s:
-            states.append(await jobs.fail(s, taken.id, "w", f"boom {attempt}", CFG))
+        async with sessions() as s, s.begin():
+            failed = await jobs.fail(s, taken.id, "w", f"boom {attempt}", CFG)
+        assert failed is not None and failed.attempts == attempt
+        states.append(failed.state)
         if attempt < CFG.max_attempts:
             row = await job(sessions, subject)
             wait = CFG.retry_initial_s * 2 ** (attempt - 1)
@@ -184,3 +186,20 @@ async def test_a_devices_chunks_are_worked_one_at_a_time_in_recorded_order(
     assert await finish(sessions, a.id, "w1")
     c = await claim(sessions, "w3")
     assert c is not None and c.subject_id == second
+
+
+async def test_a_finished_job_runs_again_on_request_but_a_running_one_is_left_alone(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    subject = await add(sessions)
+    taken = await claim(sessions, "w")
+    assert taken is not None
+    async with sessions() as s, s.begin():
+        assert await jobs.requeue(s, KIND, subject) == "running"
+    assert await finish(sessions, taken.id, "w")
+
+    async with sessions() as s, s.begin():
+        assert await jobs.requeue(s, KIND, subject) == "queued"
+        assert await jobs.requeue(s, KIND, uuid.uuid4()) is None
+    again = await claim(sessions, "w")
+    assert again is not None and again.id == taken.id and again.attempts == 1

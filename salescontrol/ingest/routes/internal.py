@@ -1,16 +1,18 @@
 """Routes for SalesControl's workers on other hosts (the speech pipeline's VAD, ASR
 and analysis workers), behind their own token, SALESCONTROL_INTERNAL_TOKEN: take a
-job under a lease, keep the lease, give the job back with an error, and read a
-chunk's audio. Results are posted by the pipeline's own routes, which finish the
-job in the same transaction. Without the token set every route here is a 404:
-nothing internal is reachable by default."""
+job under a lease, keep the lease, read what the job needs (a chunk's audio, a
+dialogue's speech or transcript), post its result — written in the transaction
+that finishes the job — or give it back with an error. Workers never reach the
+database. Without the token set every route here is a 404: nothing internal is
+reachable by default."""
 
 from __future__ import annotations
 
 import hmac
 import uuid
+from collections.abc import Awaitable
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import FileResponse
@@ -18,10 +20,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from core.http import APIError, openapi_error_responses
 from salescontrol import jobs
-from salescontrol.db.models import AudioChunk
 from salescontrol.ingest.deps import DbDep, RuntimeDep, bearer
+from salescontrol.pipeline import inputs, service
+from salescontrol.pipeline.inputs import NotReady
+from salescontrol.pipeline.messages import ChunkAudio, DialogueSpeech, DialogueText, JobResult
 
 INTERNAL_PREFIX = "/internal/v1"
+T = TypeVar("T")
 
 
 def require_worker(request: Request, runtime: RuntimeDep) -> None:
@@ -70,7 +75,7 @@ class JobOut(BaseModel):
 
 class FailedOut(BaseModel):
     state: str
-    """`queued` (retried after a backoff) or `dead` (no attempts left)."""
+    """`queued` (tried again after a backoff) or `dead` (no attempts left)."""
 
 
 def _lease(runtime: RuntimeDep, requested: float) -> float:
@@ -110,10 +115,43 @@ async def renew(job_id: int, body: LeaseIn, db: DbDep, runtime: RuntimeDep) -> R
     "/jobs/{job_id}/fail", response_model=FailedOut, responses=ERRORS, summary="Give a job back"
 )
 async def fail(job_id: int, body: FailIn, db: DbDep, runtime: RuntimeDep) -> FailedOut:
-    state = await jobs.fail(db, job_id, body.worker, body.error, runtime.settings.salescontrol.jobs)
-    if state is None:
+    failed = await service.fail(db, job_id, body.worker, body.error, runtime.settings.salescontrol)
+    if failed is None:
         raise APIError(409, LEASE_LOST)
-    return FailedOut(state=state)
+    return FailedOut(state=failed.state)
+
+
+class FinishIn(_Body):
+    worker: Worker
+    result: JobResult
+
+
+@router.post(
+    "/jobs/{job_id}/finish", status_code=204, responses=ERRORS, summary="Post a job's result"
+)
+async def finish(job_id: int, body: FinishIn, db: DbDep, runtime: RuntimeDep) -> Response:
+    try:
+        done = await service.finish(
+            db, job_id, body.worker, body.result, runtime.settings.salescontrol
+        )
+    except service.WrongResult as exc:
+        raise APIError(400, str(exc)) from None
+    if not done:
+        raise APIError(409, LEASE_LOST)
+    return Response(status_code=204)
+
+
+async def _read(read: Awaitable[T]) -> T:
+    try:
+        return await read
+    except NotReady as exc:
+        raise APIError(404, str(exc)) from None
+
+
+@router.get("/chunks/{chunk_id}", response_model=ChunkAudio, responses=ERRORS)
+async def chunk(chunk_id: uuid.UUID, db: DbDep) -> ChunkAudio:
+    info, _ = await _read(inputs.chunk_audio(db, chunk_id))
+    return info
 
 
 @router.get(
@@ -123,7 +161,15 @@ async def fail(job_id: int, body: FailIn, db: DbDep, runtime: RuntimeDep) -> Fai
     summary="A stored chunk's audio",
 )
 async def chunk_audio(chunk_id: uuid.UUID, db: DbDep, runtime: RuntimeDep) -> FileResponse:
-    row = await db.get(AudioChunk, chunk_id)
-    if row is None or row.state != "stored":
-        raise APIError(404, "No such chunk")
-    return FileResponse(runtime.store.absolute(row.path), media_type="audio/ogg")
+    _, path = await _read(inputs.chunk_audio(db, chunk_id))
+    return FileResponse(runtime.store.absolute(path), media_type="audio/ogg")
+
+
+@router.get("/dialogues/{dialogue_id}/speech", response_model=DialogueSpeech, responses=ERRORS)
+async def dialogue_speech(dialogue_id: uuid.UUID, db: DbDep) -> DialogueSpeech:
+    return await _read(inputs.dialogue_speech(db, dialogue_id))
+
+
+@router.get("/dialogues/{dialogue_id}/text", response_model=DialogueText, responses=ERRORS)
+async def dialogue_text(dialogue_id: uuid.UUID, db: DbDep) -> DialogueText:
+    return await _read(inputs.dialogue_text(db, dialogue_id))

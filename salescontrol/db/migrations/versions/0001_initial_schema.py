@@ -226,6 +226,13 @@ def upgrade() -> None:
     )
     op.create_index("dialogues_device_time", "dialogues", ["device_id", "started_at"], unique=False)
     op.create_index("dialogues_point_time", "dialogues", ["point_id", "started_at"], unique=False)
+    op.create_index(
+        "dialogues_one_open",
+        "dialogues",
+        ["device_id"],
+        unique=True,
+        postgresql_where=sa.text("state = 'open'"),
+    )
     op.create_table(
         "analyses",
         sa.Column("id", sa.BigInteger(), sa.Identity(always=False), nullable=False),
@@ -362,6 +369,9 @@ def downgrade() -> None:
         "analyses_one_current", table_name="analyses", postgresql_where=sa.text("current")
     )
     op.drop_table("analyses")
+    op.drop_index(
+        "dialogues_one_open", table_name="dialogues", postgresql_where=sa.text("state = 'open'")
+    )
     op.drop_index("dialogues_point_time", table_name="dialogues")
     op.drop_index("dialogues_device_time", table_name="dialogues")
     op.drop_table("dialogues")
