@@ -11,7 +11,7 @@ import functools
 import itertools
 import ssl
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -89,13 +89,16 @@ def _text(message: Any) -> str:
     return str(getattr(message, "content", "") or "")
 
 
-def _parse(schema: type[T], message: Any) -> tuple[T | None, str]:
-    """The reply as `schema`, or None with a short reason for the repair prompt."""
+def _parse(
+    schema: type[T], message: Any, context: Mapping[str, Any] | None = None
+) -> tuple[T | None, str]:
+    """The reply as `schema`, or None with a short reason for the repair prompt.
+    `context` reaches the schema's validators (pydantic's validation context)."""
     text = _text(message).strip()
     if not text:
         return None, "пустой ответ"
     try:
-        return schema.model_validate_json(text), ""
+        return schema.model_validate_json(text, context=context), ""
     except ValidationError as exc:
         # Field paths and reasons only: the reply itself goes back as its own message.
         reasons = "; ".join(
@@ -122,21 +125,29 @@ class LLM:
         # connections for every request, so one pool serving hundreds of
         # concurrent (slow) calls costs more CPU than the turns themselves.
         self._analysis_models = [
-            build_chat_model(
-                cfg, temperature=cfg.analysis_temperature, max_tokens=cfg.analysis_max_tokens
+            self._chat_model(
+                temperature=cfg.analysis_temperature, max_tokens=cfg.analysis_max_tokens
             )
             for _ in range(cfg.http_clients)
         ]
         self._answer_models = [
-            build_chat_model(
-                cfg, temperature=cfg.temperature, max_tokens=cfg.answer_max_tokens
-            ).bind(**_WHOLE_REPLY)
+            self._chat_model(temperature=cfg.temperature, max_tokens=cfg.answer_max_tokens)
             for _ in range(cfg.http_clients)
         ]
         self._next = itertools.count()
         # One bound runnable per schema and client: converting a pydantic schema
         # to JSON schema costs milliseconds, which a turn should not pay each time.
         self._structured: dict[tuple[type[BaseModel], int], Any] = {}
+
+    def _chat_model(self, *, temperature: float, max_tokens: int) -> Any:
+        """A model for one client slot; another provider's LLM overrides this and
+        `_bind_schema`, and keeps the calls, metrics and repair as they are."""
+        return build_chat_model(self.cfg, temperature=temperature, max_tokens=max_tokens).bind(
+            **_WHOLE_REPLY
+        )
+
+    def _bind_schema(self, model: Any, schema: type[BaseModel]) -> Any:
+        return model.bind(format=schema.model_json_schema())
 
     def _shard(self) -> int:
         return next(self._next) % self.cfg.http_clients
@@ -170,17 +181,23 @@ class LLM:
         runnable = self._structured.get(key)
         if runnable is None:
             model = self._analysis_models[key[1]]
-            runnable = model.bind(format=schema.model_json_schema(), **_WHOLE_REPLY)
+            runnable = self._bind_schema(model, schema)
             self._structured[key] = runnable
         return runnable
 
     async def structured(
-        self, messages: Sequence[BaseMessage], schema: type[T]
+        self,
+        messages: Sequence[BaseMessage],
+        schema: type[T],
+        *,
+        context: Mapping[str, Any] | None = None,
     ) -> StructuredResult:
-        """One call with Ollama's JSON-schema `format`; one repair on invalid output."""
+        """One call with Ollama's JSON-schema `format`; one repair on invalid output.
+        `context` is handed to the schema's validators, so that a check that needs
+        the call's input (a quote that must occur in it) also triggers the repair."""
         model = self._json_schema_model(schema)
         reply = await self._call(model, messages, "analysis")
-        parsed, error = _parse(schema, reply)
+        parsed, error = _parse(schema, reply, context)
         if parsed is not None:
             return StructuredResult(parsed, 1)
         repair = [
@@ -190,7 +207,7 @@ class LLM:
         ]
         self.metrics.repairs.inc()
         reply = await self._call(model, repair, "analysis_repair")
-        parsed, _ = _parse(schema, reply)
+        parsed, _ = _parse(schema, reply, context)
         return StructuredResult(parsed, 2)
 
     async def text(self, messages: Sequence[BaseMessage]) -> str:
