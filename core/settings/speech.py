@@ -72,12 +72,23 @@ class AsrSettings(Strict):
 
 
 class AnalysisSettings(Strict):
+    provider: Literal["ollama", "openai"] = "ollama"
+    """`openai`: an OpenAI-compatible endpoint (`llm.base_url` ending in /v1), through
+    the optional extra `openai`."""
     llm: LLMSettings | None = None
-    """The model that judges dialogues; None: the sales bot's `llm` section."""
+    """The model that judges dialogues; None: the sales bot's `llm` section (Ollama)."""
+    api_key_env: str = Field(default="OPENAI_API_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    """The environment variable that holds the endpoint's key (never the key itself)."""
     min_words: int = Field(default=4, ge=0)
     """A dialogue with fewer words is skipped (with the reason), not judged."""
     min_speech_s: float = Field(default=2.0, ge=0)
     max_evidence: int = Field(default=3, ge=0, le=10)
+
+    @model_validator(mode="after")
+    def _openai_has_its_llm(self) -> AnalysisSettings:
+        if self.provider == "openai" and self.llm is None:
+            raise ValueError("provider openai needs its own `llm` section (model, base_url …)")
+        return self
 
 
 class SpeechSettings(Strict):
