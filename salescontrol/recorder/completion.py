@@ -141,13 +141,12 @@ class Run:
             self.clock.cut(closed_at, entry.end_us)
 
     def _placer(self, stream_us: int, *, first: bool) -> Placer:
-        boundary = None
         if not first and self._previous_closed_us is not None:
-            boundary = self.clock.cut(self._previous_closed_us, stream_us)
+            self.clock.cut(self._previous_closed_us, stream_us)
         clock = self.clock
 
         def place(closed_at_us: int, duration_us: int) -> int:
-            start = clock.start(stream_us, boundary)
+            start = clock.start(stream_us)
             if start is not None:
                 return start
             if first:

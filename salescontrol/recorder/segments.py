@@ -14,30 +14,36 @@ The method, and why. Each cut tells where a boundary B fell in stream time s:
 B is the multiple of `chunk_s` just before the closed file's mtime (ffmpeg's
 last write to it happens at the cut, 0-55 ms after B, and a rename keeps the
 mtime; read with `CLOSE_SLACK_US`, as the mtime's clock may lag a tick behind),
-and s is the next segment's listed start. So every cut gives an
-estimate of the run's origin, the wall-clock instant of stream time 0: B - s.
-A segment then starts at origin + its listed start, snapped to its boundary B
-when the two agree within `SNAP_US` (which they do, to within one input block,
-while ffmpeg keeps up): every chunk but the first of a run then starts exactly
-on the clock. The first starts at the first boundary minus its listed length; a
-run that ended before any cut starts at its file's mtime minus its duration.
-
-Measured with ffmpeg 5.1 on this project's machine. Placing every segment on
-its boundary, as the clock alignment alone would suggest, is right while ffmpeg
-keeps up, and wrong when it does not: a capture test run beside three busy
-loops on two cores had ffmpeg a second behind at a boundary; it cut there on a
-packet of audio from a second earlier, and that chunk, dated by its boundary,
-started a second late. ALSA buffers the audio of such a stall and ffmpeg's ALSA
+and s is the next segment's listed start. So every cut gives an estimate of the
+run's origin, the wall-clock instant of its stream time 0: B - s. Each estimate
+is late by ffmpeg's delay at that cut: the first packet written after B carries
+audio from up to one input block and one Opus frame before it, and more when
+ffmpeg has fallen behind (ALSA buffers the audio meanwhile, and ffmpeg's ALSA
 input stamps it from the wall clock and the buffer's fill, so stream time stays
-wall time and origin + s stays right. Every estimate B - s is late by ffmpeg's
-lag at that cut (never early by more than an input block), hence the origin is
-the smallest estimate so far, and a segment whose boundary disagrees with its
-stream position by more than `SNAP_US` is placed by its stream position.
+wall time). Hence the origin is the smallest estimate so far, and a segment
+starts at origin + its listed start. A run that ended before any cut starts at
+its file's mtime minus its duration.
+
+What was measured first, and rejected: dating every segment after the first by
+its boundary, as the clock alignment alone suggests. ffmpeg does cut on the
+boundaries, but the audio of such a segment began 5-89 ms earlier, depending on
+the input block, and a second earlier in a capture test run beside three busy
+loops on two cores: ffmpeg was a second behind at a boundary and cut there on a
+packet of audio from a second before it. So chunks start near, not on, the
+minute (e.g. 10:41:59.974), and follow each other without a seam.
 
 Accuracy (`python -m bench.recorder`, "timing": a feeder thread writes PCM into
 ffmpeg in real time, so the true instant of every sample is known; ffmpeg runs
-with the agent's own output options and this module dates the segments):
-ACCURACY
+with the agent's own output options and this module dates the segments as they
+close; three runs of 11 s, 2 s chunks, each case):
+
+    input blocks            computed start - true start     seams
+    20 ms (ALSA periods)    +1 to +38 ms                    0 ms
+    20 ms, a 0.8 s stall    +1 to +33 ms                    0 ms
+    64 ms (lavfi default)   +3 to +60 ms, less as it runs   0-40 ms
+
+Late, never early: the origin only moves earlier as better cuts come in, which
+is also when two chunks may overlap by the improvement (a few tens of ms).
 """
 
 from __future__ import annotations
@@ -48,7 +54,6 @@ from pathlib import Path
 
 from salescontrol.recorder.spool import parse_seq
 
-SNAP_US = 100_000
 # A file's mtime comes from the kernel's coarse clock, which lags the clock
 # ffmpeg cuts by (gettimeofday) by up to a tick (4 ms at the Pi's HZ=250): a
 # segment cut 1 ms after a boundary can read as closed 3 ms before it.
@@ -126,11 +131,6 @@ class RunClock:
         self.origin_us = estimate if self.origin_us is None else min(self.origin_us, estimate)
         return boundary
 
-    def start(self, stream_us: int, boundary: int | None = None) -> int | None:
-        """Where stream time `stream_us` fell; the boundary when it agrees."""
-        if self.origin_us is None:
-            return None
-        placed = self.origin_us + stream_us
-        if boundary is not None and abs(boundary - placed) <= SNAP_US:
-            return boundary
-        return placed
+    def start(self, stream_us: int) -> int | None:
+        """The wall-clock instant of stream time `stream_us`."""
+        return None if self.origin_us is None else self.origin_us + stream_us
