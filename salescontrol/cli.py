@@ -5,135 +5,48 @@
     salescontrol db upgrade            run the migrations on DATABASE_URL
     salescontrol users create --login L [--admin]   a user (the first admin, too)
     salescontrol worker vad|asr|analysis [--api URL]  a pipeline worker
+    salescontrol recorder --config F   the recorder agent (on the Pi:
+                                       python -m salescontrol.recorder)
 
-Without DATABASE_URL, `db` and `users` use the development cluster in data/pg (the
-one `salescontrol dev` runs), so the first admin can be created in development.
+The server's commands live in salescontrol/commands.py and are imported only when
+one of them runs.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import getpass
-import os
+import importlib
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
-import asyncpg
-import uvicorn
-from sqlalchemy.exc import DBAPIError
-
-from core.cli import dispatch
-from core.http.server import guarded_protocol, raise_fd_limit
-from core.paths import DEFAULT_PG_DIR
-from core.settings import Settings, SettingsError, load_settings
-from salescontrol.accounts import AccountError, add_user
-from salescontrol.db.migrate import upgrade
-from salescontrol.ingest.probe import ffprobe_path
-from salescontrol.pipeline.worker.cli import add_parser as add_worker_parser
-from salescontrol.pipeline.worker.cli import run_worker
+from salescontrol.pipeline.messages import KINDS
+from salescontrol.recorder.cli import add_parser as add_recorder_parser
 
 
-def _url(settings: Settings) -> str:
-    """DATABASE_URL, or the development cluster's database (started if needed)."""
-    if settings.env.database_url:
-        return settings.env.database_url
-    try:
-        # Only in a development install: production has its own PostgreSQL.
-        from salescontrol.db.embedded import development_url
-    except ImportError:
-        raise SettingsError(
-            "DATABASE_URL is not set and the embedded PostgreSQL is not installed"
-        ) from None
-    return development_url(DEFAULT_PG_DIR)
+def _lazy(name: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        command: Callable[[argparse.Namespace], int] = getattr(
+            importlib.import_module("salescontrol.commands"), name
+        )
+        return command(args)
 
-
-def _serve(settings: Settings, host: str | None, port: int | None) -> None:
-    if ffprobe_path() is None:
-        # Every upload is measured by ffprobe: without it none could be taken.
-        raise SettingsError("ffprobe is not installed (Debian: apt install ffmpeg)")
-    # Here, so that a bad directory is one line and not uvicorn's traceback.
-    Path(settings.env.salescontrol_audio_dir).mkdir(parents=True, exist_ok=True, mode=0o750)
-    server = settings.api.server
-    uvicorn.run(
-        "salescontrol.ingest.app:create_app",
-        factory=True,
-        host=host or settings.env.salescontrol_host,
-        port=port or settings.env.salescontrol_port,
-        workers=1,
-        log_config=None,
-        http=guarded_protocol(server, raise_fd_limit()),
-        timeout_keep_alive=server.keep_alive_s,
-    )
-
-
-def serve_main(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    if not settings.env.database_url:
-        raise SettingsError("DATABASE_URL is not set (for development: salescontrol dev)")
-    _serve(settings, args.host, args.port)
-    return 0
-
-
-def dev_main(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    url = _url(settings)
-    upgrade(url)
-    # The app is built by uvicorn's factory, which reads the environment.
-    os.environ["DATABASE_URL"] = url
-    os.environ.setdefault("DEV_MODE", "true")
-    print(f"SalesControl (development): PostgreSQL in {DEFAULT_PG_DIR}", file=sys.stderr)
-    _serve(load_settings(), args.host, args.port)
-    return 0
-
-
-def db_main(args: argparse.Namespace) -> int:
-    upgrade(_url(load_settings()))
-    print("database schema is up to date")
-    return 0
-
-
-def _password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\n")
-    first = getpass.getpass("password: ")
-    if getpass.getpass("again: ") != first:
-        raise AccountError("the two passwords differ")
-    return first
-
-
-def users_main(args: argparse.Namespace) -> int:
-    url = _url(load_settings())
-    role = "admin" if args.admin else "viewer"
-    try:
-        asyncio.run(add_user(url, args.login, _password(args.password_stdin), role))
-    except AccountError as exc:
-        print(f"salescontrol users: {exc}", file=sys.stderr)
-        return 1
-    print(f"user {args.login} created ({role})")
-    return 0
-
-
-def worker_main(args: argparse.Namespace) -> int:
-    settings = load_settings()
-    return asyncio.run(run_worker(settings, args, lambda: _url(settings)))
+    return run
 
 
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="salescontrol", description="SalesControl")
     sub = parser.add_subparsers(dest="command", required=True)
     for name, func, text in (
-        ("serve", serve_main, "run the ingest API on DATABASE_URL"),
-        ("dev", dev_main, "run the ingest API on an embedded PostgreSQL (development)"),
+        ("serve", "serve_main", "run the ingest API on DATABASE_URL"),
+        ("dev", "dev_main", "run the ingest API on an embedded PostgreSQL (development)"),
     ):
         p = sub.add_parser(name, help=text)
         p.add_argument("--host", help="bind address (default: SALESCONTROL_HOST or 127.0.0.1)")
         p.add_argument("--port", type=int, help="port (default: SALESCONTROL_PORT or 8100)")
-        p.set_defaults(func=func)
+        p.set_defaults(func=_lazy(func))
     db = sub.add_parser("db", help="the database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True)
-    db_sub.add_parser("upgrade", help="run the migrations").set_defaults(func=db_main)
+    db_sub.add_parser("upgrade", help="run the migrations").set_defaults(func=_lazy("db_main"))
     users = sub.add_parser("users", help="dashboard and API users")
     users_sub = users.add_subparsers(dest="users_command", required=True)
     create = users_sub.add_parser("create", help="create a user")
@@ -142,20 +55,29 @@ def _build_parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
-    create.set_defaults(func=users_main)
-    add_worker_parser(sub).set_defaults(func=worker_main)
+    create.set_defaults(func=_lazy("users_main"))
+    worker = sub.add_parser("worker", help="run a pipeline worker (vad, asr or analysis)")
+    worker.add_argument("kind", choices=KINDS)
+    worker.add_argument(
+        "--api", help="the core's URL: work through its internal routes (another host)"
+    )
+    worker.add_argument("--name", help="the worker's name in leases (default host:pid:kind)")
+    worker.add_argument(
+        "--until-idle", action="store_true", help="exit when no job is left (batch runs)"
+    )
+    worker.set_defaults(func=_lazy("worker_main"))
+    add_recorder_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    try:
-        return dispatch("salescontrol", args)
-    except (asyncpg.PostgresError, asyncpg.InterfaceError, DBAPIError) as exc:
-        # A wrong password or database name in DATABASE_URL: one line, no traceback.
-        reason = exc.orig if isinstance(exc, DBAPIError) else exc
-        print(f"salescontrol {args.command}: database: {reason}", file=sys.stderr)
-        return 2
+    if args.command == "recorder":
+        # The agent reports its own errors; it needs none of the server's stack.
+        return int(args.func(args))
+    from salescontrol.commands import run
+
+    return run(args)
 
 
 if __name__ == "__main__":

@@ -17,24 +17,10 @@ from pathlib import Path
 from core.logs import configure_logging
 from core.settings import Settings
 from salescontrol.db.engine import make_engine, session_factory
-from salescontrol.pipeline.messages import KINDS
 from salescontrol.pipeline.worker.backend import Backend, LocalBackend
 from salescontrol.pipeline.worker.handlers import handler_for
 from salescontrol.pipeline.worker.loop import Worker
 from salescontrol.pipeline.worker.remote import RemoteBackend
-
-
-def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
-    parser = sub.add_parser("worker", help="run a pipeline worker (vad, asr or analysis)")
-    parser.add_argument("kind", choices=KINDS)
-    parser.add_argument(
-        "--api", help="the core's URL: work through its internal routes (another host)"
-    )
-    parser.add_argument("--name", help="the worker's name in leases (default host:pid:kind)")
-    parser.add_argument(
-        "--until-idle", action="store_true", help="exit when no job is left (batch runs)"
-    )
-    return parser
 
 
 def _backend(settings: Settings, api: str | None, database_url: Callable[[], str]) -> Backend:
