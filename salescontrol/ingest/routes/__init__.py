@@ -3,7 +3,7 @@ ones at the root; the workers' under /internal/v1."""
 
 from fastapi import APIRouter
 
-from salescontrol.ingest.routes import admin, auth, devices, internal, ops
+from salescontrol.ingest.routes import admin, auth, devices, dialogues, internal, ops
 
 API_PREFIX = "/api/v1"
 
@@ -11,6 +11,7 @@ api_router = APIRouter(prefix=API_PREFIX)
 api_router.include_router(devices.router)
 api_router.include_router(auth.router)
 api_router.include_router(admin.router)
+api_router.include_router(dialogues.router)
 
 ops_router = ops.router
 internal_router = internal.router
