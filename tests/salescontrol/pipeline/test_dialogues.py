@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import DialogueSettings, JobSettings
@@ -45,9 +45,7 @@ async def asr_jobs(sessions: async_sessionmaker[AsyncSession]) -> set[uuid.UUID]
 
 async def segments(sessions: async_sessionmaker[AsyncSession]) -> list[SpeechSegment]:
     async with sessions() as session:
-        return list(
-            await session.scalars(select(SpeechSegment).order_by(SpeechSegment.started_at))
-        )
+        return list(await session.scalars(select(SpeechSegment).order_by(SpeechSegment.started_at)))
 
 
 async def test_a_dialogue_across_a_chunk_border_is_one_dialogue_transcribed_once_closed(
@@ -138,7 +136,7 @@ async def test_housekeeping_closes_the_dialogue_of_a_silent_device_but_not_a_bus
         assert await close_idle(session, CFG, JOBS, now) == 0
 
     async with sessions() as session, session.begin():
-        await session.execute(Job.__table__.delete().where(Job.subject_id == waiting))
+        await session.execute(delete(Job).where(Job.subject_id == waiting))
     async with sessions() as session:
         assert await close_idle(session, CFG, JOBS, now) == 1
     [dialogue] = await dialogues(sessions)

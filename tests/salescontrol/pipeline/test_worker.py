@@ -28,7 +28,9 @@ def settings(**jobs_changes: float) -> SalesControlSettings:
     sc = load_settings().salescontrol
     return sc.model_copy(
         update={
-            "jobs": JobSettings(**{"retry_initial_s": 0.05, "retry_max_s": 0.1, **jobs_changes}),
+            "jobs": JobSettings(retry_initial_s=0.05, retry_max_s=0.1).model_copy(
+                update=jobs_changes
+            ),
             "workers": WorkerSettings(poll_s=0.05, renew_every_s=0.1),
         }
     )
@@ -63,7 +65,9 @@ async def test_workers_empty_the_queue_in_each_devices_order(
         assert set(await session.scalars(select(Job.state))) >= {"done"}
         found = list(await session.scalars(select(Dialogue).order_by(Dialogue.started_at)))
     # 50–55 s of each minute: 55 → 110 is a long silence, so three dialogues.
-    assert [d.started_at for d in found] == [T0 + timedelta(minutes=m, seconds=50) for m in range(3)]
+    assert [d.started_at for d in found] == [
+        T0 + timedelta(minutes=m, seconds=50) for m in range(3)
+    ]
 
 
 async def test_a_failing_job_is_retried_then_dead_and_its_chunk_says_why(
