@@ -25,20 +25,39 @@ def say(text: str, tmp: Path) -> np.ndarray:
     return samples[loud[0] : loud[-1] + 1]
 
 
-def chunk_with(parts: list[tuple[float, np.ndarray]], seconds: float, tmp: Path) -> Path:
-    """`parts` placed at their offsets over quiet noise, encoded as the recorder does."""
+def render(parts: list[tuple[float, np.ndarray]], seconds: float) -> np.ndarray:
+    """`parts` placed at their offsets over quiet noise."""
     rng = np.random.default_rng(7)
     day = rng.normal(0, 60, int(seconds * SAMPLE_RATE)).astype(np.float32)
     for offset, samples in parts:
         start = int(offset * SAMPLE_RATE)
         day[start : start + len(samples)] += samples
-    pcm = tmp / "chunk.raw"
-    pcm.write_bytes(np.clip(day, -32768, 32767).astype("<i2").tobytes())
-    out = tmp / "chunk.opus"
+    return day
+
+
+def encode(samples: np.ndarray, out: Path) -> Path:
+    """Opus in Ogg, mono, as the recorder writes it."""
+    pcm = out.with_suffix(".raw")
+    pcm.write_bytes(np.clip(samples, -32768, 32767).astype("<i2").tobytes())
     subprocess.run(
         ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "s16le", "-ar",
          str(SAMPLE_RATE), "-ac", "1", "-i", str(pcm), "-c:a", "libopus", "-b:a", "24k",
          str(out)],
         check=True,
     )  # fmt: skip
+    pcm.unlink()
     return out
+
+
+def chunk_with(parts: list[tuple[float, np.ndarray]], seconds: float, tmp: Path) -> Path:
+    """`parts` placed at their offsets over quiet noise, encoded as the recorder does."""
+    return encode(render(parts, seconds), tmp / "chunk.opus")
+
+
+def chunks_of(day: np.ndarray, seconds: float, tmp: Path) -> list[Path]:
+    """The day cut into chunks of `seconds`, each encoded on its own."""
+    step = int(seconds * SAMPLE_RATE)
+    return [
+        encode(day[i : i + step], tmp / f"chunk-{i // step:03d}.opus")
+        for i in range(0, len(day), step)
+    ]
