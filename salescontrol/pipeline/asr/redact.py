@@ -1,0 +1,228 @@
+"""Spoken phone numbers, payment card numbers and IINs masked in a transcript.
+
+Whisper writes a dictated number as digits ("8 701 234-56-78", "87012345678"),
+as Russian words ("восемь, семьсот один, …") or as a mix. Digit groups and number
+words that follow one another with only spaces, dashes or brackets between them
+(commas too, between groups of up to three digits) form a run; a run of at least
+`MIN_DIGITS` digits is personal data and is replaced by a mask:
+
+- 12 digits: an IIN (checksum or not: a misheard digit must not unmask it);
+- 13–19 digits that pass the Luhn check or are grouped 4-4-4-4: a card;
+- any other run: a phone number (local numbers have 7 digits).
+
+Amounts are left alone: a group followed by a currency or measure word (with the
+thousands groups before it: "1 200 000 тенге"), groups joined by тысяча or
+миллион ("две тысячи сто"), and a bare thousands-grouped number below a billion.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from salescontrol.pipeline.asr.numbers import is_multiplier, parse_group
+from salescontrol.pipeline.messages import TranscriptSegment, Word
+
+MIN_DIGITS = 7
+Kind = Literal["phone", "card", "iin"]
+MASKS: dict[Kind, str] = {"phone": "[номер]", "card": "[карта]", "iin": "[ИИН]"}
+
+_TOKEN = re.compile(r"\d+|[^\W\d_]+|[₸$€]")
+_JOIN = re.compile(r"[\s\-‐‑–—()]*")
+_COMMA = re.compile(r"[\s\-‐‑–—()]*,[\s\-‐‑–—()]*")
+_THOUSANDS = re.compile(r"\d{1,3}(?:[  ]\d{3})+")
+_PLUS = re.compile(r"(?:\+|\bплюс)\s*$", re.IGNORECASE)
+_MEASURE = re.compile(
+    r"тенге|тэнге|тг|₸|\$|€|руб|рубл[ьяеи]\w*|доллар\w*|евро|сом|сома|сомов|"
+    r"грамм\w*|гр|г|кг|килограмм\w*|мл|миллилитр\w*|литр\w*|л|см|мм|штук\w*|шт|процент\w*",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Found:
+    start: int
+    end: int
+    kind: Kind
+
+
+@dataclass
+class _Group:
+    digits: str
+    start: int
+    end: int
+    from_digits: bool
+    amount: bool = False
+
+
+def _groups(text: str) -> list[_Group]:
+    """Digit groups and number-word groups, amounts marked."""
+    tokens = list(_TOKEN.finditer(text))
+    groups: list[_Group] = []
+    after_multiplier = False
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        word = tok.group()
+        if word.isdigit():
+            groups.append(_Group(word, tok.start(), tok.end(), True, after_multiplier))
+            i += 1
+        else:
+            # A group is at most three words ("семьсот двадцать один") with only
+            # spaces between them.
+            span = [tok]
+            while (
+                len(span) < 3
+                and i + len(span) < len(tokens)
+                and _adjacent(text, span[-1].end(), tokens[i + len(span)])
+            ):
+                span.append(tokens[i + len(span)])
+            digits, used = parse_group([t.group() for t in span])
+            if used:
+                end = span[used - 1].end()
+                groups.append(_Group(digits, tok.start(), end, False, after_multiplier))
+                i += used
+            else:
+                if is_multiplier(word) and groups and _adjacent(text, groups[-1].end, tok):
+                    groups[-1].amount = True
+                if _MEASURE.fullmatch(word) and groups and _adjacent(text, groups[-1].end, tok):
+                    _mark_amount(text, groups)
+                i += 1
+            after_multiplier = not used and is_multiplier(word)
+            continue
+        after_multiplier = False
+    return groups
+
+
+def _adjacent(text: str, end: int, tok: re.Match[str]) -> bool:
+    return not text[end : tok.start()].strip()
+
+
+def _mark_amount(text: str, groups: list[_Group]) -> None:
+    """The last group is an amount, with the thousands groups before it."""
+    j = len(groups) - 1
+    groups[j].amount = True
+    while (
+        j > 0
+        and groups[j].from_digits
+        and len(groups[j].digits) == 3
+        and groups[j - 1].from_digits
+        and len(groups[j - 1].digits) <= 3
+        and text[groups[j - 1].end : groups[j].start] in (" ", " ")
+    ):
+        groups[j - 1].amount = True
+        j -= 1
+        if len(groups[j].digits) < 3:
+            break
+
+
+def _joined(text: str, a: _Group, b: _Group) -> bool:
+    gap = text[a.end : b.start]
+    if _JOIN.fullmatch(gap):
+        return True
+    return bool(_COMMA.fullmatch(gap)) and len(a.digits) <= 3 and len(b.digits) <= 3
+
+
+def _runs(text: str, groups: list[_Group]) -> list[list[_Group]]:
+    """Groups joined into runs; an amount between two groups keeps them apart."""
+    runs: list[list[_Group]] = []
+    previous: _Group | None = None
+    for group in groups:
+        if not group.amount:
+            if runs and runs[-1][-1] is previous and _joined(text, runs[-1][-1], group):
+                runs[-1].append(group)
+            else:
+                runs.append([group])
+        previous = group
+    return runs
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 else 1)
+        total += d - 9 if d > 9 else d
+    return total % 10 == 0
+
+
+def _kind(run: list[_Group], text: str) -> Kind | None:
+    digits = "".join(g.digits for g in run)
+    n = len(digits)
+    if n < MIN_DIGITS:
+        return None
+    spoken = text[run[0].start : run[-1].end]
+    if n <= 9 and all(g.from_digits for g in run) and _THOUSANDS.fullmatch(spoken):
+        return None  # "1 500 000": a sum, said without its currency
+    if n == 12:
+        return "iin"
+    grouped = len(run) == 4 and all(len(g.digits) == 4 and g.from_digits for g in run)
+    if 13 <= n <= 19 and (grouped or _luhn(digits)):
+        return "card"
+    return "phone"
+
+
+def find_sensitive(text: str) -> list[Found]:
+    """The spans of `text` to mask, in order."""
+    found: list[Found] = []
+    for run in _runs(text, _groups(text)):
+        kind = _kind(run, text)
+        if kind is None:
+            continue
+        start = run[0].start
+        if plus := _PLUS.search(text, 0, start):
+            start = plus.start()
+        found.append(Found(start, run[-1].end, kind))
+    return found
+
+
+def _masked(text: str, found: Sequence[Found], offset: int = 0) -> str:
+    for f in reversed(found):
+        text = text[: f.start - offset] + MASKS[f.kind] + text[f.end - offset :]
+    return text
+
+
+def redact(text: str) -> str:
+    return _masked(text, find_sensitive(text))
+
+
+def redact_words(words: Sequence[Word]) -> list[Word]:
+    """Words with the numbers masked; the words a number spans become one word."""
+    text = "".join(w.word for w in words)
+    found = find_sensitive(text)
+    if not found:
+        return list(words)
+    starts = [0]
+    for w in words:
+        starts.append(starts[-1] + len(w.word))
+    out: list[Word] = []
+    i = 0
+    while i < len(words):
+        hits = [f for f in found if f.start < starts[i + 1] and f.end > starts[i]]
+        if not hits:
+            out.append(words[i])
+            i += 1
+            continue
+        j = i
+        while j + 1 < len(words) and any(f.end > starts[j + 1] for f in hits):
+            j += 1
+            hits = [f for f in found if f.start < starts[j + 1] and f.end > starts[i]]
+        part = _masked(text[starts[i] : starts[j + 1]], hits, starts[i])
+        span = words[i : j + 1]
+        out.append(
+            Word(
+                start_s=span[0].start_s,
+                end_s=span[-1].end_s,
+                word=part,
+                probability=min(w.probability for w in span),
+            )
+        )
+        i = j + 1
+    return out
+
+
+def redact_segment(segment: TranscriptSegment) -> TranscriptSegment:
+    return segment.model_copy(
+        update={"text": redact(segment.text), "words": redact_words(segment.words)}
+    )
