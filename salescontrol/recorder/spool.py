@@ -3,7 +3,8 @@
     recording/  ffmpeg's output: the segment being written, its segment list
     outbox/     complete chunks waiting for upload: NNNNNNNNNN.opus + NNNNNNNNNN.json
     sent/       confirmed by the server; the only place the janitor deletes from
-    failed/     rejected with a final 4xx; the sidecar holds the status and reason
+    failed/     rejected with a final 4xx; the sidecar holds the status and reason;
+                and, as NNNNNNNNNN.*.bad, chunks whose sidecar was unreadable
 
 A chunk's state is the folder its sidecar is in; its audio follows with a second
 rename. Each step is an atomic rename within one file system, made durable with
@@ -26,10 +27,15 @@ from salescontrol.recorder.times import utc_now
 log = logging.getLogger(__name__)
 
 STATES = ("outbox", "sent", "failed")
+BAD = ".bad"
 AUDIO = ".opus"
 SIDECAR = ".json"
 # Later states win when a crash left a sidecar in two folders.
 _RANK = {"recording": 0, "outbox": 1, "sent": 2, "failed": 2}
+
+
+class BadSidecar(ValueError):
+    """A chunk's sidecar that does not parse (damaged storage)."""
 
 
 def chunk_name(seq: int) -> str:
@@ -111,7 +117,29 @@ class Spool:
         return sorted(found)
 
     def load(self, state: str, seq: int) -> ChunkMeta:
-        return ChunkMeta.from_json(self.sidecar(state, seq).read_bytes())
+        path = self.sidecar(state, seq)
+        try:
+            return ChunkMeta.from_json(path.read_bytes())
+        except (ValueError, TypeError, KeyError) as exc:
+            raise BadSidecar(f"{path}: {type(exc).__name__}") from exc
+
+    def quarantine_unreadable(self) -> list[int]:
+        """Set aside chunks whose sidecar cannot be read (a damaged card): both files
+        get the suffix `.bad` in failed/, out of every queue and never deleted, for
+        a person to look at. The chunks set aside."""
+        bad = []
+        for state in STATES:
+            for seq in self.seqs(state):
+                try:
+                    self.load(state, seq)
+                except BadSidecar:
+                    bad.append(seq)
+                    for path in (self.sidecar(state, seq), self.audio(state, seq)):
+                        if path.exists():
+                            os.replace(path, self.dir("failed") / (path.name + BAD))
+                    fsync_dir(self.dir("failed"))
+                    log.error("spool: unreadable sidecar set aside", extra={"seq": seq})
+        return bad
 
     # -- moves -------------------------------------------------------------------
 
@@ -216,6 +244,7 @@ class Spool:
         for state in STATES:
             for tmp in self.dir(state).glob("*.tmp"):
                 tmp.unlink()
+        self.quarantine_unreadable()
         where: dict[int, str] = {}
         for state in STATES:
             for seq in self.seqs(state):

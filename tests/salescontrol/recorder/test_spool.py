@@ -74,3 +74,27 @@ def test_numbers_never_go_back_even_when_everything_was_deleted(tmp_path: Path) 
     spool.move(41, "outbox", "sent")
     spool.delete_sent(41)
     assert spool.next_seq() == 42
+
+
+def test_an_unreadable_sidecar_is_set_aside_and_the_rest_goes_on(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    spool.prepare()
+    sidecar(spool, "outbox", 1)
+    audio(spool, "outbox", 1)
+    # 2: a damaged card: the sidecar is not JSON any more, or lacks its fields.
+    spool.sidecar("outbox", 2).write_bytes(b"\x00\xff garbage")
+    audio(spool, "outbox", 2)
+    spool.sidecar("sent", 3).write_bytes(b'{"seq": 3}')
+    audio(spool, "sent", 3)
+    sidecar(spool, "outbox", 4)
+    audio(spool, "outbox", 4)
+
+    spool.recover()
+
+    assert spool.seqs("outbox") == [1, 4] and spool.seqs("sent") == []
+    assert spool.seqs("failed") == []  # out of every queue, --requeue-failed included
+    assert sorted(p.name for p in spool.dir("failed").iterdir()) == [
+        "0000000002.json.bad", "0000000002.opus.bad",
+        "0000000003.json.bad", "0000000003.opus.bad",
+    ]  # fmt: skip
+    assert (spool.dir("failed") / "0000000002.opus.bad").read_bytes() == b"opus!"
