@@ -32,7 +32,10 @@ async def snapshot(database_url: str) -> dict[str, Any]:
             (d.started_at, d.ended_at, d.state, d.closed_reason, round(d.speech_s, 3))
             for d in dialogues
         ],
-        "segments": sorted((g.started_at, g.ended_at, start.get(g.dialogue_id)) for g in segments),
+        "segments": sorted(
+            (g.started_at, g.ended_at, start[g.dialogue_id] if g.dialogue_id else None)
+            for g in segments
+        ),
         "transcripts": sorted(
             (start[t.dialogue_id], t.text, t.language, t.model, t.passes) for t in transcripts
         ),

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, timedelta
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,7 +35,7 @@ pytestmark = needs_ffmpeg
 class Recorder:
     """A capture task over a spool, as the agent runs it, without the rest."""
 
-    def __init__(self, config: Config, **options: float) -> None:
+    def __init__(self, config: Config, **options: Any) -> None:
         self.spool = Spool(config.spool.dir)
         self.spool.prepare()
         self.status = Status("test")
