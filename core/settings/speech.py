@@ -68,6 +68,8 @@ class AsrSettings(Strict):
     beam_size: int = Field(default=5, ge=1, le=20)
     pad_s: float = Field(default=0.2, ge=0, le=2)
     """Audio kept around each speech segment so that word edges are not clipped."""
+    shop_vocabulary: bool = True
+    """Give Whisper the point's kind of shop and its vocabulary as the prompt."""
     second_pass: SecondPass = Field(default_factory=SecondPass)
 
 
@@ -104,6 +106,14 @@ class Business(Strict):
     title: str = Field(min_length=1)
     categories: dict[str, str] = Field(min_length=1)
     """Category code → what it means (Russian, for the prompt and the dashboard)."""
+    vocabulary: list[str] = Field(default_factory=list)
+    """Words this kind of shop's talk is full of (its menu): Whisper gets them as its
+    prompt, so that a "капучино" is not heard as "к пучина"."""
+
+    def asr_prompt(self) -> str | None:
+        return (
+            f"{self.title.capitalize()}: {', '.join(self.vocabulary)}." if self.vocabulary else None
+        )
 
     @model_validator(mode="after")
     def _has_other(self) -> Business:

@@ -57,11 +57,13 @@ async def dialogue_speech(session: AsyncSession, dialogue_id: uuid.UUID) -> Dial
         )
         for segment, chunk_start in rows
     ]
+    business = await session.scalar(select(Point.business).where(Point.id == dialogue.point_id))
     return DialogueSpeech(
         dialogue_id=dialogue.id,
         started_at=dialogue.started_at,
         ended_at=dialogue.ended_at,
         pieces=pieces,
+        business=business,
     )
 
 

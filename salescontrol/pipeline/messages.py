@@ -49,6 +49,8 @@ class DialogueSpeech(_Message):
     started_at: datetime
     ended_at: datetime
     pieces: list[SpeechPiece]
+    business: str | None = None
+    """The point's kind of shop (its vocabulary helps the transcription)."""
 
 
 # --- results -----------------------------------------------------------------------

@@ -36,11 +36,14 @@ def vad_handler(backend: Backend, settings: Settings) -> Handler:
 def asr_handler(backend: Backend, settings: Settings) -> Handler:
     from salescontrol.pipeline.asr.transcribe import transcribe_dialogue
 
-    cfg = settings.salescontrol.speech.asr
+    sc = settings.salescontrol
+    cfg = sc.speech.asr
 
     async def handle(job: jobs.Claimed) -> JobResult:
         speech = await backend.dialogue_speech(job.subject_id)
-        return await transcribe_dialogue(speech, backend.chunk_path, cfg)
+        business = sc.businesses.get(speech.business or "")
+        prompt = business.asr_prompt() if business and cfg.shop_vocabulary else None
+        return await transcribe_dialogue(speech, backend.chunk_path, cfg, prompt=prompt)
 
     return handle
 

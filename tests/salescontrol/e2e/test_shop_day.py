@@ -28,10 +28,10 @@ from tests.support.wer import corpus_wer
 pytestmark = pytest.mark.slow
 
 BOUNDARY_S = 1.0
-# Whisper base on festival's voice, measured: WER 0.36 on this day (bench.pipeline);
-# the target of 0.15 is not reached (README). This bound only catches a
-# regression of the pipeline's own making (cut-off speech, lost pieces).
-WER_GUARD = 0.45
+# Whisper base on festival's voice, measured 0.24 on this day (README); the target
+# of 0.15 is not reached with this voice and model. This bound catches a regression
+# of the pipeline's own making (cut-off speech, lost pieces, hallucinated tails).
+WER_GUARD = 0.32
 
 
 async def clean_run(url: str, root: Path, day: ShopDay) -> dict[str, Any]:
