@@ -30,6 +30,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from bench.harness import cleanup, print_result, rss_mb, tmpdir
+from core.settings import load_settings
 from core.settings.speech import AsrSettings
 from salescontrol.pipeline.asr.model import load_model, prepare_model
 from salescontrol.pipeline.asr.transcribe import transcribe_dialogue
@@ -47,6 +48,8 @@ from tests.support.shopday import (
 from tests.support.wer import corpus_wer
 
 SCRIPT = SHARED / "salescontrol" / "dialogues_dev.yaml"
+# As the ASR worker primes Whisper for a coffee shop (settings.yaml businesses).
+PROMPT = load_settings().salescontrol.businesses["coffee_shop"].asr_prompt()
 SHARES = (0.1, 0.2, 0.3, 0.5)
 
 
@@ -92,7 +95,9 @@ async def transcribe_day(
     for dialogue in day.dialogues:
         speech = dialogue_speech(day, dialogue, ids)
         began = time.perf_counter()
-        result = await transcribe_dialogue(speech, audio_of, cfg, bundled_dir=model_dir)
+        result = await transcribe_dialogue(
+            speech, audio_of, cfg, prompt=PROMPT, bundled_dir=model_dir
+        )
         wall += time.perf_counter() - began
         speech_s += sum(p.end_s - p.start_s for p in speech.pieces)
         pairs.append((dialogue.reference_text, result.text))

@@ -66,6 +66,10 @@ class AsrSettings(Strict):
     language: Literal["ru", "kk", "auto"] = "ru"
     """`auto` detects per dialogue (shops in Kazakhstan mix Russian and Kazakh)."""
     beam_size: int = Field(default=5, ge=1, le=20)
+    temperatures: list[float] = Field(default_factory=lambda: [0.0], min_length=1)
+    """Whisper's decoding temperatures, tried in turn when a pass looks like a loop.
+    One (0.0): on the shop's short dialogues the retries at higher temperatures only
+    chase the captions Whisper invents after the last word, at twice the time."""
     pad_s: float = Field(default=0.2, ge=0, le=2)
     """Audio kept around each speech segment so that word edges are not clipped."""
     shop_vocabulary: bool = True

@@ -143,6 +143,7 @@ def _whisper_pass(
         audio,
         language=None if cfg.language == "auto" else cfg.language,
         beam_size=cfg.beam_size,
+        temperature=cfg.temperatures,
         word_timestamps=True,
         vad_filter=False,
         condition_on_previous_text=False,

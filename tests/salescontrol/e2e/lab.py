@@ -3,8 +3,8 @@ pipeline benchmark: the embedded PostgreSQL, `salescontrol serve`, the recorder
 agent uploading a synthesized shop day, the workers as real processes, and the
 Ollama stub standing in for the judge.
 
-Settings are production's with short leases and backoffs, so that a killed worker's
-job is taken over in seconds instead of minutes.
+Settings are production's, by default with short leases and backoffs, so that a
+killed worker's job is taken over in seconds instead of minutes.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ FAST = {
 }
 
 
-def fast_settings(folder: Path) -> Path:
+def lab_settings(folder: Path, fast: bool) -> Path:
     data = yaml.safe_load((ROOT / "settings.yaml").read_text(encoding="utf-8"))
-    for section, values in FAST.items():
+    for section, values in FAST.items() if fast else ():
         data["salescontrol"][section].update(values)
     path = folder / "settings.yaml"
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
@@ -52,8 +52,9 @@ def fast_settings(folder: Path) -> Path:
 
 
 class Lab:
-    def __init__(self, database_url: str, root: Path):
+    def __init__(self, database_url: str, root: Path, fast: bool = True):
         self.database_url = database_url
+        self.fast = fast
         self.root = root
         self.stub = OllamaStub(fallback=upsell_reply)
         self.server: IngestProcess | None = None
@@ -65,7 +66,7 @@ class Lab:
         self.stub.start()
         await add_user(self.database_url, ADMIN_LOGIN, ADMIN_PASSWORD, "admin")
         self.env = {
-            "SETTINGS_PATH": str(fast_settings(self.root)),
+            "SETTINGS_PATH": str(lab_settings(self.root, self.fast)),
             "OLLAMA_BASE_URL": self.stub.url,
             "SALESCONTROL_INTERNAL_TOKEN": INTERNAL_TOKEN,
             "LOG_LEVEL": "WARNING",
