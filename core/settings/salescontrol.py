@@ -43,12 +43,28 @@ class WorkerSettings(Strict):
     """A busy worker renews its lease this often (well within `jobs.lease_s`)."""
 
 
+class DashboardSettings(Strict):
+    timezone: str = "Asia/Almaty"
+    """The zone of "today" and of the default period when points differ in zone
+    (each dialogue is still counted on its own point's local day and hour)."""
+    default_days: int = Field(default=7, ge=1, le=366)
+    """The overview's and the dialogue list's period when none is chosen."""
+    page_size: int = Field(default=50, ge=5, le=500)
+    refresh_s: float = Field(default=15.0, ge=2, le=3600)
+    """How often the overview and the devices page refresh themselves."""
+    offline_after_s: float = Field(default=180.0, gt=0)
+    """A device not heard from for this long is offline (it reports every 60 s)."""
+    silent_after_s: float = Field(default=900.0, gt=0)
+    """A device with no upload for this long during its point's hours is silent."""
+
+
 class SalesControlSettings(Strict):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     jobs: JobSettings = Field(default_factory=JobSettings)
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
+    dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
     businesses: dict[str, Business] = Field(default_factory=dict)
     """Kinds of shop by code (a point's `business`) with their upsell categories."""
 

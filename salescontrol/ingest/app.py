@@ -16,6 +16,7 @@ from core.concurrency import SlidingWindowLimiter
 from core.http import Lifespan, install_error_handlers, install_middleware, new_app
 from core.logs import configure_logging
 from core.settings import Settings, SettingsError, load_settings
+from salescontrol.dashboard.web import install_dashboard
 from salescontrol.db.engine import make_engine, session_factory
 from salescontrol.ingest import metrics
 from salescontrol.ingest.chunks import Chunks
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router)
     app.include_router(internal_router)
     app.include_router(ops_router)
+    install_dashboard(app)
     install_middleware(
         app,
         metrics.ERRORS,

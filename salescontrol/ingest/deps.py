@@ -60,10 +60,10 @@ async def current_device(request: Request, runtime: RuntimeDep) -> Device:
 DeviceDep = Annotated[Device, Depends(current_device)]
 
 
-async def current_session(request: Request, runtime: RuntimeDep) -> tuple[Session, User]:
-    token = bearer(request) or request.cookies.get(SESSION_COOKIE, "")
+async def find_session(runtime: Runtime, token: str) -> tuple[Session, User] | None:
+    """The live session of this token and its (enabled) user; None if there is none."""
     if not token:
-        raise APIError(401, "Log in first")
+        return None
     async with runtime.sessions() as db:
         row = (
             await db.execute(
@@ -76,9 +76,17 @@ async def current_session(request: Request, runtime: RuntimeDep) -> tuple[Sessio
                 )
             )
         ).first()
-    if row is None:
+    return None if row is None else (row[0], row[1])
+
+
+async def current_session(request: Request, runtime: RuntimeDep) -> tuple[Session, User]:
+    token = bearer(request) or request.cookies.get(SESSION_COOKIE, "")
+    if not token:
+        raise APIError(401, "Log in first")
+    found = await find_session(runtime, token)
+    if found is None:
         raise APIError(401, "The session has expired or does not exist: log in again")
-    return row[0], row[1]
+    return found
 
 
 SessionDep = Annotated[tuple[Session, User], Depends(current_session)]

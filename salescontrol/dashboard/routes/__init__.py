@@ -1,0 +1,17 @@
+"""The dashboard's pages, one module per page (and its fragments)."""
+
+from fastapi import APIRouter
+from fastapi.responses import RedirectResponse
+
+from salescontrol.dashboard.routes import login
+
+router = APIRouter(include_in_schema=False)
+router.include_router(login.router)
+
+
+@router.get("/")
+async def home() -> RedirectResponse:
+    return RedirectResponse("/overview", status_code=303)
+
+
+__all__ = ["router"]

@@ -1,0 +1,74 @@
+"""Fixtures of the dashboard's tests: one demo site per test session (see site.py)
+and a real Chromium — Debian's chromium-headless-shell, driven by Playwright through
+`executable_path`, since Playwright's own browser download cannot be used here."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from tests.salescontrol.dashboard.site import Site, start_site, stop_site
+from tests.salescontrol.pg import Cluster
+from tests.support.shopday import missing_tools
+
+CHROMIUM = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+
+
+@pytest.fixture(scope="session")
+def site(cluster: Cluster) -> Iterator[Site]:
+    if shutil.which("ffprobe") is None:
+        pytest.skip("ffmpeg is not installed (apt install ffmpeg; .ci/run installs it)")
+    missing = missing_tools()
+    if missing:
+        pytest.skip(f"the demo's shop day needs {', '.join(missing)} (.ci/run installs them)")
+    site = start_site(cluster)
+    yield site
+    stop_site(site, cluster)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    if CHROMIUM is None:
+        pytest.skip("no Chromium (apt install chromium-headless-shell; .ci/run installs it)")
+    # The audio player must play without a sound card and without a user gesture.
+    return {
+        **browser_type_launch_args,
+        "executable_path": CHROMIUM,
+        "args": ["--autoplay-policy=no-user-gesture-required"],
+    }
+
+
+@pytest.fixture
+def login(site: Site) -> Callable[..., Any]:
+    """Log a Playwright page in as `admin` or `viewer`; returns the page."""
+
+    def log_in(page: Any, role: str = "admin") -> Any:
+        user, password = site.users[role]
+        page.goto(f"{site.url}/login")
+        page.fill("input[name=login]", user)
+        page.fill("input[name=password]", password)
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{site.url}/overview")
+        return page
+
+    return log_in
+
+
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1366, "height": 900}
+
+
+@pytest.fixture
+def shoot(site: Site) -> Callable[[Any, str], None]:
+    """Screenshots of a page at desktop and phone width, into build/screenshots."""
+
+    def take(page: Any, name: str) -> None:
+        for label, size in (("desktop", DESKTOP), ("phone", PHONE)):
+            page.set_viewport_size(size)
+            page.screenshot(path=str(site.screenshots / f"{name}-{label}.png"), full_page=True)
+        page.set_viewport_size(DESKTOP)
+
+    return take
