@@ -1,0 +1,1 @@
+"""The dashboard's database queries, one module per page (SQLAlchemy, async)."""
