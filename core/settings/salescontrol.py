@@ -43,6 +43,14 @@ class WorkerSettings(Strict):
     """A busy worker renews its lease this often (well within `jobs.lease_s`)."""
 
 
+class RetentionSettings(Strict):
+    audio_days: int | None = Field(default=90, ge=1)
+    """Recordings older than this many days are deleted from disk (their dialogues,
+    transcripts and analyses stay); None keeps them for ever. Customers' voices are
+    personal data: keep them no longer than the business needs to check the results."""
+    check_every_s: float = Field(default=3600.0, ge=10)
+
+
 class DashboardSettings(Strict):
     timezone: str = "Asia/Almaty"
     """The zone of "today" and of the default period when points differ in zone
@@ -65,6 +73,7 @@ class SalesControlSettings(Strict):
     workers: WorkerSettings = Field(default_factory=WorkerSettings)
     speech: SpeechSettings = Field(default_factory=SpeechSettings)
     dashboard: DashboardSettings = Field(default_factory=DashboardSettings)
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
     businesses: dict[str, Business] = Field(default_factory=dict)
     """Kinds of shop by code (a point's `business`) with their upsell categories."""
 

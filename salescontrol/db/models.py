@@ -146,6 +146,8 @@ class AudioChunk(Base):
     or failed once its job has no attempts left."""
     attempts: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+    purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    """When its file was deleted at the end of the retention period (the row stays)."""
     created_at: Mapped[datetime] = _created()
 
 

@@ -21,6 +21,7 @@ from salescontrol.db.engine import make_engine, session_factory
 from salescontrol.ingest import metrics
 from salescontrol.ingest.chunks import Chunks
 from salescontrol.ingest.housekeeping import close_idle_forever
+from salescontrol.ingest.retention import purge_forever
 from salescontrol.ingest.routes import api_router, internal_router, ops_router
 from salescontrol.ingest.runtime import Runtime
 from salescontrol.ingest.storage import AudioStore
@@ -65,12 +66,16 @@ def _lifespan(settings: Settings, url: str) -> Lifespan:
             "started",
             extra={"audio_dir": str(store.root), "incoming_cleared": cleared, "settled": settled},
         )
-        housekeeping = asyncio.create_task(close_idle_forever(sessions, sc))
+        housekeeping = [
+            asyncio.create_task(close_idle_forever(sessions, sc)),
+            asyncio.create_task(purge_forever(sessions, store, sc)),
+        ]
         try:
             yield
         finally:
-            housekeeping.cancel()
-            await asyncio.gather(housekeeping, return_exceptions=True)
+            for task in housekeeping:
+                task.cancel()
+            await asyncio.gather(*housekeeping, return_exceptions=True)
             await engine.dispose()
             log.info("stopping")
 

@@ -1,0 +1,80 @@
+"""The retention period: recordings older than `retention.audio_days` leave the disk,
+their rows (and dialogues) stay; younger ones and ones still in the pipeline stay."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+
+from salescontrol.db.models import AudioChunk
+from salescontrol.ingest.retention import purge_expired
+from tests.salescontrol.audio import AudioFactory
+from tests.salescontrol.ingest.service import Ingest
+
+
+async def test_only_old_processed_recordings_are_deleted_and_marked_once(
+    ingest: Ingest, audio: AudioFactory
+) -> None:
+    device = await ingest.device()
+    now = datetime.now(UTC).replace(microsecond=0)
+    starts = {
+        "old": now - timedelta(days=91),
+        "old_in_pipeline": now - timedelta(days=91, minutes=5),
+        "young": now - timedelta(days=89),
+    }
+    ids = {}
+    for name, start in starts.items():
+        ids[name] = uuid.uuid4()
+        response = await device.upload(ids[name], start, audio.opus())
+        assert response.status_code == 201, response.text
+    runtime = ingest.runtime
+    async with runtime.sessions() as db:
+        # The pipeline is done with two of them; the third still waits for its VAD.
+        await db.execute(
+            update(AudioChunk)
+            .where(AudioChunk.client_id.in_([ids["old"], ids["young"]]))
+            .values(state="processed")
+        )
+        await db.commit()
+        paths = {
+            row.client_id: runtime.store.absolute(row.path)
+            for row in await db.scalars(select(AudioChunk))
+        }
+    assert all(path.exists() for path in paths.values())
+
+    assert await purge_expired(runtime.sessions, runtime.store, 90, now) == 1
+    assert await purge_expired(runtime.sessions, runtime.store, 90, now) == 0
+
+    assert not paths[ids["old"]].exists()
+    assert paths[ids["old_in_pipeline"]].exists()
+    assert paths[ids["young"]].exists()
+    async with runtime.sessions() as db:
+        rows = {row.client_id: row for row in await db.scalars(select(AudioChunk))}
+    assert rows[ids["old"]].purged_at == now
+    assert rows[ids["old_in_pipeline"]].purged_at is None
+    assert rows[ids["young"]].purged_at is None
+
+
+async def test_a_file_already_gone_is_marked_all_the_same(
+    ingest: Ingest, audio: AudioFactory
+) -> None:
+    """A crash between deleting the file and marking the row: the next round marks it."""
+    device = await ingest.device()
+    now = datetime.now(UTC)
+    chunk_id = uuid.uuid4()
+    assert (
+        await device.upload(chunk_id, now - timedelta(days=100), audio.opus())
+    ).status_code == 201
+    runtime = ingest.runtime
+    async with runtime.sessions() as db:
+        row = await db.scalar(select(AudioChunk).where(AudioChunk.client_id == chunk_id))
+        assert row is not None
+        row.state = "processed"
+        await db.commit()
+        runtime.store.absolute(row.path).unlink()
+
+    assert await purge_expired(runtime.sessions, runtime.store, 90, now) == 1
+    async with runtime.sessions() as db:
+        assert await db.scalar(select(AudioChunk.purged_at)) == now
