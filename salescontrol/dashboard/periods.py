@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, cast, func, literal
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, cast, func, literal
 from sqlalchemy.types import Date, DateTime, Integer
 
 MAX_OFFSET = timedelta(hours=14)
@@ -42,7 +42,7 @@ class Period:
         return {"from": self.first.isoformat(), "to": self.last.isoformat()}
 
     def contains(
-        self, started_at: ColumnElement[datetime], zone: ColumnElement[str]
+        self, started_at: SQLColumnExpression[datetime], zone: SQLColumnExpression[str]
     ) -> ColumnElement[bool]:
         """SQL: `started_at`, in `zone`, falls on one of the period's days."""
         low = datetime.combine(self.first, time(), UTC)
@@ -58,13 +58,15 @@ class Period:
 
 
 def local_date(
-    started_at: ColumnElement[datetime], zone: ColumnElement[str]
+    started_at: SQLColumnExpression[datetime], zone: SQLColumnExpression[str]
 ) -> ColumnElement[date]:
     """SQL: the local day of an instant in a zone."""
     return cast(func.timezone(zone, started_at), Date)
 
 
-def local_hour(started_at: ColumnElement[datetime], zone: ColumnElement[str]) -> ColumnElement[int]:
+def local_hour(
+    started_at: SQLColumnExpression[datetime], zone: SQLColumnExpression[str]
+) -> ColumnElement[int]:
     """SQL: the local hour (0-23) of an instant in a zone."""
     return cast(func.extract("hour", func.timezone(zone, started_at)), Integer)
 
@@ -73,13 +75,20 @@ def today(zone: str) -> date:
     return datetime.now(ZoneInfo(zone)).date()
 
 
+EARLIEST = date(2000, 1, 1)
+LATEST = date(2999, 12, 31)
+"""Dates outside are unreadable: the ends of the calendar overflow the previous
+period and the next day's bound."""
+
+
 def _parse(value: str | None) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        parsed = date.fromisoformat(value)
     except ValueError:
         return None
+    return parsed if EARLIEST <= parsed <= LATEST else None
 
 
 def parse_period(first: str | None, last: str | None, zone: str, default_days: int) -> Period:

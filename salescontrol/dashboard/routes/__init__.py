@@ -3,10 +3,11 @@
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from salescontrol.dashboard.routes import login
+from salescontrol.dashboard.routes import login, overview
 
 router = APIRouter(include_in_schema=False)
 router.include_router(login.router)
+router.include_router(overview.router)
 
 
 @router.get("/")
