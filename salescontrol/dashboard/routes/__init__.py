@@ -3,11 +3,12 @@
 from fastapi import APIRouter
 from fastapi.responses import RedirectResponse
 
-from salescontrol.dashboard.routes import login, overview
+from salescontrol.dashboard.routes import dialogues, login, overview
 
 router = APIRouter(include_in_schema=False)
 router.include_router(login.router)
 router.include_router(overview.router)
+router.include_router(dialogues.router)
 
 
 @router.get("/")
