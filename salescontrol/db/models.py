@@ -31,6 +31,7 @@ from sqlalchemy import (
     Time,
     UniqueConstraint,
     func,
+    literal_column,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -214,6 +215,8 @@ class Dialogue(Base):
         ),
         Index("dialogues_device_time", "device_id", "started_at"),
         Index("dialogues_point_time", "point_id", "started_at"),
+        # Periods across all points; the dashboard's list, newest first.
+        Index("dialogues_time", "started_at", "id"),
         # The cutter carries one open dialogue per device from chunk to chunk.
         Index(
             "dialogues_one_open", "device_id", unique=True, postgresql_where=text("state = 'open'")
@@ -243,6 +246,14 @@ class Dialogue(Base):
 
 class Transcript(Base):
     __tablename__ = "transcripts"
+    __table_args__ = (
+        # The dashboard's text search uses exactly this expression.
+        Index(
+            "transcripts_text_search",
+            func.to_tsvector(literal_column("'russian'"), literal_column("text")),
+            postgresql_using="gin",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
     dialogue_id: Mapped[uuid.UUID] = mapped_column(
@@ -283,11 +294,19 @@ class Analysis(Base):
         ),
         CheckConstraint("quality BETWEEN 0 AND 3", name="analysis_quality"),
         CheckConstraint("confidence BETWEEN 0 AND 1", name="analysis_confidence"),
+        # Covering: a period's current analyses are counted from the index alone.
         Index(
             "analyses_one_current",
             "dialogue_id",
             unique=True,
             postgresql_where=text("current"),
+            postgresql_include=[
+                "status",
+                "attempted",
+                "customer_reaction",
+                "quality",
+                "categories",
+            ],
         ),
     )
 
