@@ -9,10 +9,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from core.http import APIError, openapi_error_responses
-from salescontrol import jobs
-from salescontrol.db.models import Dialogue
 from salescontrol.ingest.deps import AdminDep, DbDep
-from salescontrol.pipeline.messages import ANALYSIS
+from salescontrol.pipeline.reanalysis import request_reanalysis
 
 router = APIRouter(prefix="/dialogues", tags=["dialogues"])
 
@@ -30,13 +28,13 @@ class Requeued(BaseModel):
     summary="Run the dialogue's analysis again (kept as a new run)",
 )
 async def reanalyse(dialogue_id: uuid.UUID, _: AdminDep, db: DbDep) -> Requeued:
-    if await db.get(Dialogue, dialogue_id) is None:
+    outcome = await request_reanalysis(db, dialogue_id)
+    if outcome == "no_dialogue":
         raise APIError(404, "No such dialogue")
-    state = await jobs.requeue(db, ANALYSIS, dialogue_id)
-    if state is None:
+    if outcome == "not_analysed":
         raise APIError(409, "The dialogue has not been analysed yet")
-    if state != "queued":
+    if outcome == "running":
         # Never two runs at once: the running one finishes first.
-        raise APIError(409, f"Its analysis is {state} now; ask again when it is done")
+        raise APIError(409, "Its analysis is running now; ask again when it is done")
     await db.commit()
-    return Requeued(state=state)
+    return Requeued(state=outcome)

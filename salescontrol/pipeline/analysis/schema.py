@@ -36,6 +36,38 @@ def occurs(quote: str, transcript: str) -> bool:
     return bool(needle) and f" {needle} " in f" {normalize(transcript)} "
 
 
+Rule = Literal[
+    "reaction_iff_no_attempt", "no_attempt_is_empty", "attempt_has_category", "categories_repeat"
+]
+
+
+def inconsistency(
+    attempted: str, quality: int, categories: list[str], reaction: str
+) -> Rule | None:
+    """The first rule a judgement's fields break together, or None. Shared with the
+    dashboard's corrections, which say the same rule in a person's words."""
+    if (attempted == "no") != (reaction == "none"):
+        return "reaction_iff_no_attempt"
+    if attempted == "no" and (quality or categories):
+        return "no_attempt_is_empty"
+    if attempted == "yes" and not (categories and quality >= 1):
+        return "attempt_has_category"
+    if len(set(categories)) != len(categories):
+        return "categories_repeat"
+    return None
+
+
+_BROKEN: dict[Rule, str] = {
+    # Said to the model in its repair: in the terms of its JSON schema.
+    "reaction_iff_no_attempt": (
+        'customer_reaction "none" — тогда и только тогда, когда attempted "no"'
+    ),
+    "no_attempt_is_empty": 'при attempted "no" нужны quality 0 и пустой categories',
+    "attempt_has_category": 'при attempted "yes" нужны хотя бы одна категория и quality от 1',
+    "categories_repeat": "категории в categories повторяются",
+}
+
+
 class Judgement(BaseModel):
     """What every business's judgement has; `judgement_schema` adds the categories."""
 
@@ -52,16 +84,11 @@ class Judgement(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        if (self.attempted == "no") != (self.customer_reaction == "none"):
-            raise ValueError(
-                'customer_reaction "none" — тогда и только тогда, когда attempted "no"'
-            )
-        if self.attempted == "no" and (self.quality or self.categories):
-            raise ValueError('при attempted "no" нужны quality 0 и пустой categories')
-        if self.attempted == "yes" and not (self.categories and self.quality >= 1):
-            raise ValueError('при attempted "yes" нужны хотя бы одна категория и quality от 1')
-        if len(set(self.categories)) != len(self.categories):
-            raise ValueError("категории в categories повторяются")
+        broken = inconsistency(
+            self.attempted, self.quality, self.categories, self.customer_reaction
+        )
+        if broken is not None:
+            raise ValueError(_BROKEN[broken])
         return self
 
     @model_validator(mode="after")

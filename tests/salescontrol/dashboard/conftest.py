@@ -1,20 +1,37 @@
-"""Fixtures of the dashboard's tests: one demo site per test session (see site.py)
-and a real Chromium — Debian's chromium-headless-shell, driven by Playwright through
-`executable_path`, since Playwright's own browser download cannot be used here."""
+"""Fixtures of the dashboard's tests: the app on a fresh database for the tests
+without a browser, one demo site per test session (see site.py) and a real Chromium
+— Debian's chromium-headless-shell, driven by Playwright through `executable_path`,
+since Playwright's own browser download cannot be used here."""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from core.settings import Settings
 from tests.salescontrol.dashboard.site import Site, start_site, stop_site
+from tests.salescontrol.ingest.service import Ingest, serve, settings_for
 from tests.salescontrol.pg import Cluster
 from tests.support.shopday import missing_tools
 
 CHROMIUM = shutil.which("chromium-headless-shell") or shutil.which("chromium")
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    return settings_for(database_url, tmp_path / "audio")
+
+
+@pytest.fixture
+async def ingest(settings: Settings) -> AsyncIterator[Ingest]:
+    """The app on a fresh database behind an in-process client (no browser), its
+    admin logged in by Bearer token only: a test says how its requests log in."""
+    async with serve(settings) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
