@@ -86,6 +86,7 @@ GuardCode = Literal[
     "unknown_percent",
     "other_city_figure",
     "wrong_price_period",
+    "wrong_product_price",
     "greeting_repeated",
     "too_many_questions",
     "reasked_known_field",
@@ -93,6 +94,7 @@ GuardCode = Literal[
     "false_action_claim",
     "too_long",
     "ungrounded_answer",
+    "unfounded_capability",
     "repeated_answer",
 ]
 GUARD_CODES: tuple[GuardCode, ...] = get_args(GuardCode)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from langchain_core.messages import HumanMessage
 from langgraph.runtime import Runtime
 
 from core.taxonomy import QUESTION_INTENTS
 from graph import metrics
 from graph.context import TurnContext, services_of
-from graph.state import SalesState, TurnWork, deliver, phase_of, work_of
+from graph.state import SalesState, TurnWork, deliver, message_text, phase_of, work_of
 from rules.guards import GuardInput
 
 MAX_DRAFTS = 2  # the first draft and one regeneration
@@ -37,6 +38,9 @@ async def check_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict
         previous_answers=state.get("answers", []),
         returning=bool(work.get("returning")),
         unanswerable=work.get("intent") in QUESTION_INTENTS and not work.get("kb_relevant"),
+        customer=[
+            message_text(m) for m in state.get("messages", []) if isinstance(m, HumanMessage)
+        ],
     )
     codes = guard.check(data)
     for code in codes:

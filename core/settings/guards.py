@@ -39,6 +39,9 @@ class GuardSettings(Strict):
     action_claims: list[ActionClaim] = Field(default_factory=list)
     edit_in_place: list[GuardCode] = Field(default_factory=list)
     min_edited_words: int = Field(default=5, ge=1)
+    min_capability_grounding: float = Field(default=0.5, ge=0.0, le=1.0)
+    """Share of a capability statement's content words that this turn's facts or
+    the conversation must contain (rules.guards.capability)."""
 
     @field_validator("reask_patterns")
     @classmethod

@@ -17,8 +17,14 @@ from typing import Any
 from core.settings import GuardSettings
 from core.taxonomy import GuardCode, Phase
 from core.text.cities import cities_in
+from rules.guards.actions import completed_action_claim
+from rules.guards.binding import misattributed
+from rules.guards.capability import invented_capability
 from rules.guards.figures import AllowedFigures, allowed_figures
+from rules.guards.language import foreign_words
+from rules.guards.lemmas import Sources, content_lemmas
 from rules.guards.money import percents, priced_amounts
+from rules.guards.repair import clauses_of, join_clauses
 from rules.guards.text import WORD, sentences, similarity
 from rules.profile import is_empty
 
@@ -42,8 +48,17 @@ _KAZAKH = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
 # How an answer says it will find out (the only honest answer without facts).
 _WILL_CHECK = re.compile(r"уточн|провер|узна[юеёл]|выясн|свяж|передам|менеджер", re.IGNORECASE)
 _FIGURE_CODES: frozenset[GuardCode] = frozenset(
-    {"unknown_price", "unknown_percent", "other_city_figure", "wrong_price_period"}
+    {
+        "unknown_price",
+        "unknown_percent",
+        "other_city_figure",
+        "wrong_price_period",
+        "wrong_product_price",
+    }
 )
+# What a sentence states that is not grounded; repair cuts the clause that
+# states it and keeps the rest of the sentence.
+_CLAUSE_CODES: frozenset[GuardCode] = _FIGURE_CODES | {"false_action_claim", "unfounded_capability"}
 # Words of an answer's sentence that point back to the city named before it.
 _BACK_REFERENCE = re.compile(
     r"\b(?:там|туда|оттуда|тамошн\w*)\b|в\s+(?:этом|том\s+же)\s+городе", re.IGNORECASE
@@ -64,6 +79,21 @@ class GuardInput:
     returning: bool = False
     unanswerable: bool = False
     """The customer asked a factual question and the KB had nothing relevant."""
+    customer: Sequence[str] = field(default_factory=list)
+    """The customer's messages so far, this turn's included: what the customer
+    wrote is never a violation when the answer repeats it (a name in Kazakh)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """What a draft is checked against, computed once per check."""
+
+    allowed: AllowedFigures
+    facts: Sources
+    grounds: Sources
+    """The facts, the customer's messages and the earlier answers."""
+    quotable: frozenset[str]
+    """Words of the facts and the customer's messages, lower case."""
 
 
 class Guard:
@@ -116,7 +146,13 @@ class Guard:
             for pattern, requires in self._claims
         )
 
-    def _not_russian(self, text: str) -> bool:
+    def _not_russian(self, text: str, quotable: frozenset[str] = frozenset()) -> bool:
+        """Whether `text` is not Russian, the words it quotes from the facts or the
+        customer left aside (an address with Kazakh letters copied from the KB)."""
+        own = " ".join(foreign_words(text, quotable))
+        if _CYRILLIC.search(text) and not re.search(r"[^\W\d_]", own):
+            return False  # every word of it is quoted
+        text = own if re.search(r"[^\W\d_]", own) else text
         if _KAZAKH.search(text):
             return True
         cyr = len(_CYRILLIC.findall(text))
@@ -126,13 +162,21 @@ class Guard:
     def _max_questions(self, phase: Phase) -> int:
         return 0 if phase in self.NO_QUESTION_PHASES else self.cfg.max_questions
 
-    def _allowed_figures(self, data: GuardInput) -> AllowedFigures:
-        return allowed_figures(data.kb_facts, self.cfg.price_allow_list)
+    def _turn(self, data: GuardInput) -> _Turn:
+        facts = Sources.of(data.kb_facts)
+        quotable = {w.lower() for t in (*data.kb_facts, *data.customer) for w in WORD.findall(t)}
+        return _Turn(
+            allowed_figures(data.kb_facts, self.cfg.price_allow_list),
+            facts,
+            Sources.of([*data.kb_facts, *data.customer, *data.previous_answers]),
+            frozenset(quotable),
+        )
 
     def _sentence_codes(
-        self, sentence: str, data: GuardInput, allowed: AllowedFigures, cities: set[str]
+        self, sentence: str, data: GuardInput, turn: _Turn, cities: set[str]
     ) -> list[GuardCode]:
         """Codes for one sentence; `cities` are those it speaks of (see `_in_context`)."""
+        allowed = turn.allowed
         codes: list[GuardCode] = []
         priced = priced_amounts(sentence)
         verdicts = {allowed.amounts.verdict(a, cities) for a, _ in priced}
@@ -145,12 +189,18 @@ class Guard:
             codes.append("other_city_figure")
         if any(allowed.wrong_period(a, period) for a, period in priced):
             codes.append("wrong_price_period")
+        if priced and misattributed(sentence, data.kb_facts):
+            codes.append("wrong_product_price")
         if data.turn > 1 and not data.returning and self._is_greeting(sentence):
             codes.append("greeting_repeated")
         if self.reasks(sentence, data.profile):
             codes.append("reasked_known_field")
-        if self._false_claim(sentence, data.profile):
+        if self._false_claim(sentence, data.profile) or completed_action_claim(
+            sentence, turn.facts
+        ):
             codes.append("false_action_claim")
+        if invented_capability(sentence, turn.grounds, self.cfg.min_capability_grounding):
+            codes.append("unfounded_capability")
         return codes
 
     # --- the whole answer ---
@@ -159,14 +209,14 @@ class Guard:
         text = data.answer.strip()
         if not text:
             return ["empty"]
-        allowed = self._allowed_figures(data)
+        turn = self._turn(data)
         codes: list[GuardCode] = []
         for sentence, cities in self._in_context(sentences(text), data.profile):
-            found = self._sentence_codes(sentence, data, allowed, cities)
+            found = self._sentence_codes(sentence, data, turn, cities)
             codes.extend(c for c in found if c not in codes)
         if len(re.findall(r"\?+", text)) > self._max_questions(data.phase):
             codes.append("too_many_questions")
-        if self._not_russian(text):
+        if self._not_russian(text, turn.quotable):
             codes.append("not_russian")
         if len(text) > self.cfg.max_answer_chars:
             codes.append("too_long")
@@ -205,18 +255,24 @@ class Guard:
         return rest[0].upper() + rest[1:]
 
     def repair(self, data: GuardInput, codes: Sequence[GuardCode]) -> str:
-        """Drop what breaks the rules; fall back to a safe fixed answer if nothing is left."""
-        if "empty" in codes or "not_russian" in codes:
+        """Drop what breaks the rules and keep what is grounded: a sentence that
+        states something unfounded loses that clause only; a sentence in another
+        language goes; without facts for the question, only what claims nothing
+        stays, with the honest "уточню". A safe fixed answer only if nothing is left."""
+        if "empty" in codes:
             return self.cfg.fallback_answer
-        if "ungrounded_answer" in codes:
-            return self.cfg.unknown_fact_answer
-        allowed = self._allowed_figures(data)
+        turn = self._turn(data)
         kept = sentences(data.answer)
-        dropped_price = False
+        if "not_russian" in codes:
+            kept = [s for s in kept if not self._not_russian(s, turn.quotable)]
+        unanswerable = "ungrounded_answer" in codes
+        if unanswerable:
+            kept = [s for s in kept if self._claims_nothing(s, turn)]
+        dropped_price = unanswerable
         while True:
             # Dropping a sentence can take away the city a later one pointed back
             # to, so the rest is checked again until nothing more goes.
-            passed, dropped = self._keep_allowed(kept, data, allowed)
+            passed, dropped = self._keep_allowed(kept, data, turn)
             dropped_price = dropped_price or dropped
             if passed == kept:
                 break
@@ -233,26 +289,58 @@ class Guard:
         text = " ".join(kept).strip()
         if len(text) > self.cfg.max_answer_chars:
             text = self._shorten(kept)
-        return text or self.cfg.fallback_answer
+        if not WORD.search(text) or text == self.cfg.unknown_fact_answer:
+            return self.cfg.unknown_fact_answer if dropped_price else self.cfg.fallback_answer
+        return text
+
+    def _claims_nothing(self, sentence: str, turn: _Turn) -> bool:
+        """A sentence an answer without facts may keep: a question, or one whose
+        words all come from the conversation (no figure, no capability, no claim)."""
+        if "?" in sentence:
+            return True
+        if priced_amounts(sentence) or percents(sentence):
+            return False
+        return invented_capability(sentence, turn.grounds, 1.0) is False and all(
+            turn.grounds.has(x) for x in content_lemmas(sentence)
+        )
 
     def _keep_allowed(
-        self, parts: list[str], data: GuardInput, allowed: AllowedFigures
+        self, parts: list[str], data: GuardInput, turn: _Turn
     ) -> tuple[list[str], bool]:
         """The sentences that break no rule (a repeated greeting cut off the
-        sentence it opens), and whether a figure was dropped."""
+        sentence it opens, an unfounded clause cut out of the sentence that
+        holds it), and whether a figure was dropped."""
         kept: list[str] = []
         dropped_figure = False
         for sentence, cities in self._in_context(parts, data.profile):
-            bad = self._sentence_codes(sentence, data, allowed, cities)
+            bad = self._sentence_codes(sentence, data, turn, cities)
             if bad == ["greeting_repeated"] and not _SELF_INTRO.search(sentence):
                 # Only the greeting is wrong: keep what the sentence says after it.
                 sentence = self._without_greeting(sentence)
-                bad = self._sentence_codes(sentence, data, allowed, cities) if sentence else bad
+                bad = self._sentence_codes(sentence, data, turn, cities) if sentence else bad
             if bad:
                 dropped_figure = dropped_figure or bool(set(bad) & _FIGURE_CODES)
+                if set(bad) <= _CLAUSE_CODES:
+                    rest = self._grounded_clauses(sentence, data, turn, cities)
+                    if rest:
+                        kept.append(rest)
                 continue
             kept.append(sentence)
         return kept, dropped_figure
+
+    def _grounded_clauses(
+        self, sentence: str, data: GuardInput, turn: _Turn, cities: set[str]
+    ) -> str:
+        """What is left of `sentence` without its offending clauses ("" when too
+        little is left to stand as a sentence)."""
+        parts = clauses_of(sentence)
+        if len(parts) < 2:
+            return ""
+        good = [p for p in parts if not self._sentence_codes(p.text, data, turn, cities)]
+        if len(good) == len(parts):
+            return ""
+        rest = join_clauses(good, sentence)
+        return rest if len(WORD.findall(rest)) >= self.cfg.min_edited_words - 1 else ""
 
     def _shorten(self, parts: list[str]) -> str:
         out = ""

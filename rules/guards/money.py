@@ -1,11 +1,23 @@
 """Money amounts and percentages in text, normalized to numbers ("150 000 ₸ в
-год", "1,5 млн тг", "$300", "скидка 15%"), each amount with the period written
-after it. The guards compare them with the figures of this turn's KB facts."""
+год", "1,5 млн тг", "$300", "₸99 999", "99 999 KZT", "99.999 ₸", "скидка 15%",
+a bare "99 999 в месяц", and amounts and percentages in words: "девяносто
+девять тысяч тенге", "полмиллиона", "двадцать процентов"), each amount with
+the period written after it. The guards compare them with the figures of this
+turn's KB facts.
+
+Numbers in words are read by rules.guards.numerals (pymorphy3 lemmas). natasha's
+MoneyExtractor was measured first (natasha 1.6.0, yargy 0.16.0): it knows
+roubles, dollars and euros but not tenge, and no amount in words; on 20 wordings
+of this domain it found 0 (number-parser 0.3.2 read most words but not
+"полмиллиона" or "полтора миллиона"); natasha also brings pymorphy2 with a second
+dictionary, numpy and 80 MB of models."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+
+from rules.guards.numerals import spelled_numbers
 
 # A number (with thousands separators) followed by a currency, or "$" before it.
 _NUMBER = r"\d{1,3}(?:[ \u00a0\u202f.,]\d{3})+|\d+"
@@ -15,12 +27,22 @@ _MULTIPLIER = (
 )
 # "1,5 млн": a decimal part counts only before a multiplier.
 _FRACTION = r"(?P<frac>[.,]\d{1,2})?"
-_CURRENCY = r"(?:₸|тенге|тнг|тг\.?|руб(?:\.|л(?:ей|я|ь))?|р\.|\$|usd|долл(?:\.|ар(?:ов|а)?)?)"
+_CURRENCY = r"(?:₸|тенге|тнг|тг\.?|kzt\b|руб(?:\.|л(?:ей|я|ь))?|р\.|\$|usd|долл(?:\.|ар(?:ов|а)?)?)"
 _MONEY_AFTER = re.compile(
     rf"(?P<num>{_NUMBER}){_FRACTION}{_MULTIPLIER}\s*{_CURRENCY}", re.IGNORECASE
 )
 _MONEY_BEFORE = re.compile(
-    rf"(?:\$|usd)\s*(?P<num>{_NUMBER}){_FRACTION}{_MULTIPLIER}", re.IGNORECASE
+    # Not right after another number: "5 000 ₸ 3 раза" holds no amount 3.
+    rf"(?<!\d)(?<!\d[ \u00a0\u202f])(?:\$|usd|₸|kzt)\s*(?P<num>{_NUMBER}){_FRACTION}"
+    rf"{_MULTIPLIER}",
+    re.IGNORECASE,
+)
+# "99 999 в месяц": a sum with a period and no currency is a price too. Only
+# sums of three digits and more: "2 в месяц" is a count.
+_BARE = re.compile(
+    rf"(?<![\d.,])(?P<num>\d{{1,3}}(?:[ \u00a0\u202f.,]\d{{3}})+|\d{{3,}}){_FRACTION}{_MULTIPLIER}"
+    r"(?=\s*(?:/\s*|(?:в|за)\s+)?(?:мес|год|ежемесячн|ежегодн))",
+    re.IGNORECASE,
 )
 # "скидка 90%": a percentage is a promise as much as a price is.
 _PERCENT = re.compile(r"(?<![\d.,])(\d{1,3}(?:[.,]\d+)?)\s*(?:%|процент)", re.IGNORECASE)
@@ -57,19 +79,46 @@ def _to_int(match: re.Match[str]) -> int:
     return round(whole * factor)
 
 
-def priced_amounts(text: str) -> list[tuple[int, str | None]]:
-    """Amounts of money named in `text` (with a currency), normalized to integers,
-    each with the period written right after it ("month", "year", "once") or None."""
-    found = []
-    for pattern in (_MONEY_AFTER, _MONEY_BEFORE):
+def digits_for_words(text: str) -> str:
+    """`text` with the numbers written in words written in digits
+    ("девяносто девять тысяч тенге" → "99000 тенге")."""
+    out, last = [], 0
+    for number in spelled_numbers(text):
+        value = number.value
+        written = str(int(value)) if value == int(value) else f"{value:g}".replace(".", ",")
+        out += [text[last : number.start], written]
+        last = number.end
+    return "".join(out) + text[last:] if out else text
+
+
+def money_spans(text: str) -> list[tuple[int, str | None, int, int]]:
+    """Amounts of money in `text` (already in digits: `digits_for_words`), each
+    with its period and its span, left to right, one per place in the text."""
+    found: dict[int, tuple[int, str | None, int, int]] = {}
+    for pattern in (_MONEY_AFTER, _MONEY_BEFORE, _BARE):
         for match in pattern.finditer(text):
+            if any(s <= match.start("num") < e for _, _, s, e in found.values()):
+                continue  # "₸99 999 ₸" or "5 000 ₸ в месяц": one amount, read once
             period = _PERIOD_AFTER.match(text, match.end())
-            found.append((_to_int(match), period.lastgroup if period else None))
-    return found
+            found[match.start()] = (
+                _to_int(match),
+                period.lastgroup if period else None,
+                match.start(),
+                match.end(),
+            )
+    return [found[k] for k in sorted(found)]
+
+
+def priced_amounts(text: str) -> list[tuple[int, str | None]]:
+    """Amounts of money named in `text` (with a currency, or with a period),
+    normalized to integers, each with the period written right after it
+    ("month", "year", "once") or None."""
+    return [(value, period) for value, period, _, _ in money_spans(digits_for_words(text))]
 
 
 def percents(text: str) -> set[float]:
-    """Percentages named in `text` ("90%", "15 процентов")."""
+    """Percentages named in `text` ("90%", "15 процентов", "двадцать процентов")."""
+    text = digits_for_words(text)
     return {float(m.group(1).replace(",", ".")) for m in _PERCENT.finditer(text)}
 
 

@@ -11,9 +11,15 @@ _HELD_DOT = "\u2024"
 WORD = re.compile(r"\w+")
 
 
+# A dot between digits is a thousands separator or a decimal point ("99.999 ₸").
+_NUMBER_DOT = re.compile(r"(?<=\d)\.(?=\d)")
+
+
 def sentences(text: str) -> list[str]:
-    """The sentences of `text`, an abbreviation's dot ("тыс.", "г.") ending none."""
+    """The sentences of `text`, an abbreviation's dot ("тыс.", "г.") or a dot
+    inside a number ("99.999") ending none."""
     held = _ABBREVIATION.sub(lambda m: m.group(0)[:-1] + _HELD_DOT, text)
+    held = _NUMBER_DOT.sub(_HELD_DOT, held)
     return [s.strip().replace(_HELD_DOT, ".") for s in _SENTENCE.findall(held) if s.strip()]
 
 
