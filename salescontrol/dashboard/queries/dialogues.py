@@ -38,6 +38,9 @@ COUNT_LIMIT = 1000
 MAX_PAGE = 200
 """Pages beyond this are not offered: nobody reads 10,000 rows one by one, and a
 deep OFFSET reads every row before it."""
+LONGEST_CHUNK = timedelta(hours=1)
+"""No stored chunk is longer: the ingest refuses one over `ingest.max_chunk_s`,
+which is at most 3600 s (core/settings/salescontrol.py)."""
 REVIEW_FILTERS = ("none", "open", "resolved")
 ATTEMPTED_VALUES = ("yes", "no", "uncertain")
 REACTION_VALUES = ("accepted", "rejected", "unclear", "none")
@@ -320,6 +323,9 @@ async def dialogue_span(
             select(AudioChunk)
             .where(
                 AudioChunk.device_id == dialogue.device_id,
+                # A lower bound too, or the (device, start) index is read from the
+                # device's first chunk on: 75,000 entries after 90 days of recording.
+                AudioChunk.started_at > dialogue.started_at - LONGEST_CHUNK,
                 AudioChunk.started_at < dialogue.ended_at + end_pad,
                 AudioChunk.ended_at > dialogue.started_at,
                 AudioChunk.state != "receiving",
