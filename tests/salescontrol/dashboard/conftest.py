@@ -21,6 +21,18 @@ from tests.support.shopday import missing_tools
 CHROMIUM = shutil.which("chromium-headless-shell") or shutil.which("chromium")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Browser tests run last in the session: sync Playwright keeps an event loop
+    running in the main thread from its first test to the session's end, and an
+    async test after it could not start its own ("Runner.run() cannot be called
+    from a running event loop")."""
+    in_browser = [item for item in items if "page" in getattr(item, "fixturenames", ())]
+    if in_browser:
+        chosen = set(in_browser)
+        items[:] = [item for item in items if item not in chosen] + in_browser
+
+
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     return settings_for(database_url, tmp_path / "audio")
