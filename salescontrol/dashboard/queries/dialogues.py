@@ -1,10 +1,10 @@
 """The dialogue list (filters, newest first, a page at a time) and one dialogue with
 everything its page shows.
 
-The list never counts the whole table: a page is read with LIMIT/OFFSET (one row
-more than the page tells whether a next one exists; deep pages are capped) and the
-total is counted only up to `COUNT_LIMIT`, so that a period of 100,000 dialogues
-costs as much as one of a thousand ("более 1000").
+The list never counts the whole table: the matches are counted only up to
+`COUNT_LIMIT` ("более 1000"), or, for a text search, only as far as the page; a
+page is read by its ids first (one more than the page tells whether a next one
+exists; deep pages are capped), then its rows whole.
 
 The text search is PostgreSQL's, with the `russian` configuration (word forms
 stemmed): `to_tsvector('russian', transcripts.text) @@ websearch_to_tsquery(...)`,
@@ -96,15 +96,12 @@ class DialoguePage:
     page: int
     has_next: bool
     total: int
-    """Counted up to COUNT_LIMIT + 1: more than COUNT_LIMIT means "more than"."""
+    more: bool
+    """More dialogues match than `total` (they were not counted)."""
 
     @property
     def has_previous(self) -> bool:
         return self.page > 1
-
-    @property
-    def total_capped(self) -> bool:
-        return self.total > COUNT_LIMIT
 
 
 def _has_review(*conditions: Any) -> Any:
@@ -126,26 +123,34 @@ def text_match(text: str) -> Any:
     )
 
 
-def _filtered(columns: list[Any], filters: DialogueFilters) -> Select[Any]:
+def _matching(filters: DialogueFilters) -> Select[Any]:
+    """SQL: the ids of the dialogues that pass `filters`, newest first. The current
+    analysis is joined only when a filter asks about it (through the index that
+    covers its figures)."""
     query = (
-        select(*columns)
-        .select_from(Dialogue)
+        select(Dialogue.id)
         .join(Point, Point.id == Dialogue.point_id)
-        .outerjoin(Analysis, and_(Analysis.dialogue_id == Dialogue.id, Analysis.current))
         .where(filters.period.contains(Dialogue.started_at, Point.timezone))
+        .order_by(Dialogue.started_at.desc(), Dialogue.id.desc())
     )
+    analysed = [
+        condition
+        for given, condition in (
+            (filters.attempted, Analysis.attempted == filters.attempted),
+            (filters.category, Analysis.categories.contains([filters.category])),
+            (filters.reaction, Analysis.customer_reaction == filters.reaction),
+            (filters.quality, Analysis.quality == filters.quality),
+        )
+        if given is not None
+    ]
+    if analysed:
+        query = query.join(
+            Analysis, and_(Analysis.dialogue_id == Dialogue.id, Analysis.current)
+        ).where(*analysed)
     if filters.point_id is not None:
         query = query.where(Dialogue.point_id == filters.point_id)
     if filters.register_id is not None:
         query = query.where(Dialogue.register_id == filters.register_id)
-    if filters.attempted is not None:
-        query = query.where(Analysis.attempted == filters.attempted)
-    if filters.category is not None:
-        query = query.where(Analysis.categories.contains([filters.category]))
-    if filters.reaction is not None:
-        query = query.where(Analysis.customer_reaction == filters.reaction)
-    if filters.quality is not None:
-        query = query.where(Analysis.quality == filters.quality)
     if filters.review == "none":
         query = query.where(~_has_review())
     elif filters.review == "open":
@@ -159,51 +164,72 @@ def _filtered(columns: list[Any], filters: DialogueFilters) -> Select[Any]:
     return query
 
 
+async def _rows(db: AsyncSession, ids: list[uuid.UUID]) -> list[DialogueRow]:
+    """What the list shows of these dialogues, in the order of `ids`."""
+    if not ids:
+        return []
+    found = await db.execute(
+        select(
+            Dialogue.id,
+            Dialogue.started_at,
+            Dialogue.ended_at,
+            Dialogue.state,
+            Point.timezone,
+            Point.business,
+            Point.name.label("point"),
+            Register.name.label("register"),
+            Analysis.status.label("analysis_status"),
+            Analysis.attempted,
+            Analysis.quality,
+            Analysis.categories,
+            Analysis.customer_reaction.label("reaction"),
+            Analysis.summary,
+            _review_state().label("review"),
+        )
+        .join(Point, Point.id == Dialogue.point_id)
+        .join(Register, Register.id == Dialogue.register_id)
+        .outerjoin(Analysis, and_(Analysis.dialogue_id == Dialogue.id, Analysis.current))
+        .where(Dialogue.id.in_(ids))
+    )
+    by_id = {
+        row.id: DialogueRow(**{**row._asdict(), "categories": list(row.categories or [])})
+        for row in found
+    }
+    return [by_id[i] for i in ids if i in by_id]
+
+
 async def list_dialogues(
     db: AsyncSession, filters: DialogueFilters, page: int, page_size: int
 ) -> DialoguePage:
     """One page (from 1, at most MAX_PAGE) of the dialogues that pass `filters`,
-    newest first."""
+    newest first, and how many there are — counted only as far as it is cheap.
+
+    Without a text search, the ids of the first COUNT_LIMIT + 1 matches are read in
+    one pass: the count (up to the bound) and the page both come from it, so a
+    filter that matches few dialogues scans the period once, not once for the page
+    and again for the count. A text search has to stem every transcript it looks
+    at, so it reads only as far as the page (the total is exact on the last page,
+    "more than" before it); so does a page beyond the bound. Only the page's rows
+    are then read whole."""
     page = min(max(page, 1), MAX_PAGE)
-    query = (
-        _filtered(
-            [
-                Dialogue.id,
-                Dialogue.started_at,
-                Dialogue.ended_at,
-                Dialogue.state,
-                Point.timezone,
-                Point.business,
-                Point.name.label("point"),
-                Register.name.label("register"),
-                Analysis.status.label("analysis_status"),
-                Analysis.attempted,
-                Analysis.quality,
-                Analysis.categories,
-                Analysis.customer_reaction.label("reaction"),
-                Analysis.summary,
-                _review_state().label("review"),
-            ],
-            filters,
-        )
-        .join(Register, Register.id == Dialogue.register_id)
-        .order_by(Dialogue.started_at.desc(), Dialogue.id.desc())
-        .offset((page - 1) * page_size)
-        .limit(page_size + 1)
-    )
-    found = (await db.execute(query)).all()
-    rows = [
-        DialogueRow(**{**row._asdict(), "categories": list(row.categories or [])})
-        for row in found[:page_size]
-    ]
-    has_next = len(found) > page_size and page < MAX_PAGE
-    if not has_next and (rows or page == 1):
-        # The last page: the total is known without counting.
-        total = (page - 1) * page_size + len(rows)
+    offset = (page - 1) * page_size
+    matching = _matching(filters)
+    if not filters.text and offset + page_size < COUNT_LIMIT + 1:
+        ids = list((await db.scalars(matching.limit(COUNT_LIMIT + 1))).all())
+        page_ids = ids[offset : offset + page_size]
+        has_next = len(ids) > offset + page_size
+        total, more = min(len(ids), COUNT_LIMIT), len(ids) > COUNT_LIMIT
     else:
-        bounded = _filtered([Dialogue.id], filters).limit(COUNT_LIMIT + 1).subquery()
-        total = await db.scalar(select(func.count()).select_from(bounded)) or 0
-    return DialoguePage(rows, page, has_next, total)
+        ids = list((await db.scalars(matching.offset(offset).limit(page_size + 1))).all())
+        page_ids = ids[:page_size]
+        has_next = len(ids) > page_size
+        total, more = offset + len(page_ids), has_next
+        if not ids and page > 1:
+            # Past the end: how far the matches went.
+            bounded = matching.limit(COUNT_LIMIT + 1).subquery()
+            counted = await db.scalar(select(func.count()).select_from(bounded)) or 0
+            total, more = min(counted, COUNT_LIMIT), counted > COUNT_LIMIT
+    return DialoguePage(await _rows(db, page_ids), page, has_next and page < MAX_PAGE, total, more)
 
 
 @dataclass(frozen=True, slots=True)

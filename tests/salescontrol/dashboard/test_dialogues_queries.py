@@ -207,17 +207,36 @@ async def test_pages_are_stable_disjoint_and_counted_up_to_a_bound(
     ]
     starts = [row.started_at for page in pages for row in page.rows]
     assert starts == sorted(starts, reverse=True)
-    assert {p.total for p in pages} == {8}
+    assert {(p.total, p.more) for p in pages} == {(8, False)}
     # The same page asked again is the same rows.
     again = await list_dialogues(db, filters, 2, 3)
     assert [r.id for r in again.rows] == [r.id for r in pages[1].rows]
 
+    # Counted up to the bound only; a page past the end is empty, not an error.
     monkeypatch.setattr(queries, "COUNT_LIMIT", 5)
     capped = await list_dialogues(db, filters, 1, 3)
-    assert capped.total == 6 and capped.total_capped
-    # A page past the end is empty, not an error, and pages are capped.
-    assert (await list_dialogues(db, filters, 9, 3)).rows == []
+    assert (capped.total, capped.more) == (5, True)
+    assert [r.id for r in capped.rows] == [r.id for r in pages[0].rows]
+    beyond = await list_dialogues(db, filters, 3, 3)  # past the bound: by OFFSET
+    assert [r.id for r in beyond.rows] == [r.id for r in pages[2].rows]
+    assert (beyond.total, beyond.more, beyond.has_next) == (8, False, False)
+    past = await list_dialogues(db, filters, 9, 3)
+    assert (past.rows, past.total, past.more) == ([], 5, True)
     assert (await list_dialogues(db, filters, 10_000, 3)).page == queries.MAX_PAGE
+
+
+async def test_a_text_search_counts_only_as_far_as_its_page(db: AsyncSession) -> None:
+    shop = await add_shop(db, "Алматы", "Asia/Almaty")
+    for minute in range(5):
+        dialogue = await add_dialogue(db, shop, f"2026-03-07 10:{minute:02d}")
+        await say(db, dialogue, f"Сироп номер {minute}.")
+    await db.commit()
+    filters = DialogueFilters(period=DAY, text="сироп")
+
+    first, last = [await list_dialogues(db, filters, n, 3) for n in (1, 2)]
+    assert (first.total, first.more, first.has_next) == (3, True, True)
+    assert (last.total, last.more, last.has_next) == (5, False, False)
+    assert len({r.id for r in [*first.rows, *last.rows]}) == 5
 
 
 async def test_the_detail_has_the_current_analysis_history_and_reviews(db: AsyncSession) -> None:
