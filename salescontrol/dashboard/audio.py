@@ -118,19 +118,29 @@ async def _encode(pcm: bytes, target: Path) -> None:
         raise
 
 
-def _tidy(directory: Path, dialogue_id: uuid.UUID, keep: str, now: float) -> None:
+def _tidy(root: Path, dialogue_id: uuid.UUID, keep: str, now: float) -> None:
     """Remove this dialogue's stale cuts and anyone's cuts past CACHE_MAX_AGE_S."""
+    for path in (root / CACHE_DIR).glob(f"{dialogue_id}-*"):
+        if path.name != keep:
+            path.unlink(missing_ok=True)
+    prune_cuts(root, now)
+
+
+def prune_cuts(root: Path, now: float) -> int:
+    """Delete every cached cut older than CACHE_MAX_AGE_S (the retention round calls
+    it, so that no cut outlives its chunks by more than a day); how many."""
+    directory = root / CACHE_DIR
+    if not directory.is_dir():
+        return 0
+    removed = 0
     for path in directory.iterdir():
-        if path.name == keep:
-            continue
         try:
-            stale = path.name.startswith(f"{dialogue_id}-") or (
-                now - path.stat().st_mtime > CACHE_MAX_AGE_S
-            )
-            if stale:
+            if now - path.stat().st_mtime > CACHE_MAX_AGE_S:
                 path.unlink(missing_ok=True)
-        except FileNotFoundError:  # another request tidied it first
+                removed += 1
+        except FileNotFoundError:  # a request tidied it first
             continue
+    return removed
 
 
 async def dialogue_audio(
@@ -163,5 +173,5 @@ async def dialogue_audio(
         pcm = lay(started_at, length_s, decoded)
         directory.mkdir(parents=True, exist_ok=True, mode=0o750)
         await _encode(pcm, target)
-        await asyncio.to_thread(_tidy, directory, dialogue_id, target.name, time.time())
+        await asyncio.to_thread(_tidy, root, dialogue_id, target.name, time.time())
     return target

@@ -5,19 +5,22 @@ stay, so the figures of the past do not change.
 Only chunks the pipeline is done with (processed, or failed for good) are purged.
 The file goes first and the mark second: a crash in between leaves an unmarked row
 whose file is gone, and the next round marks it — never a marked row whose file
-still holds a customer's voice.
+still holds a customer's voice. The same round deletes the dashboard's cached cuts
+of dialogues older than a day, so that no cut outlives its chunks for long.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import SalesControlSettings
+from salescontrol.dashboard.audio import prune_cuts
 from salescontrol.db.models import AudioChunk
 from salescontrol.ingest.storage import AudioStore
 
@@ -69,6 +72,7 @@ async def purge_forever(
     if days is None:
         return
     while True:
+        await asyncio.to_thread(prune_cuts, store.root, time.time())
         try:
             purged = await purge_expired(sessions, store, days, datetime.now(UTC))
         except Exception as exc:  # the database restarting: next round

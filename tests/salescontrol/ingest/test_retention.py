@@ -3,11 +3,15 @@ their rows (and dialogues) stay; younger ones and ones still in the pipeline sta
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import select, update
 
+from salescontrol.dashboard.audio import CACHE_DIR, CACHE_MAX_AGE_S, prune_cuts
 from salescontrol.db.models import AudioChunk
 from salescontrol.ingest.retention import purge_expired
 from tests.salescontrol.audio import AudioFactory
@@ -78,3 +82,17 @@ async def test_a_file_already_gone_is_marked_all_the_same(
     assert await purge_expired(runtime.sessions, runtime.store, 90, now) == 1
     async with runtime.sessions() as db:
         assert await db.scalar(select(AudioChunk.purged_at)) == now
+
+
+def test_cached_cuts_older_than_a_day_are_deleted(tmp_path: Path) -> None:
+    cuts = tmp_path / CACHE_DIR
+    cuts.mkdir(parents=True)
+    old, fresh = cuts / f"{uuid.uuid4()}-a.ogg", cuts / f"{uuid.uuid4()}-b.ogg"
+    for path in (old, fresh):
+        path.write_bytes(b"OggS")
+    now = time.time()
+    os.utime(old, (now - CACHE_MAX_AGE_S - 60, now - CACHE_MAX_AGE_S - 60))
+
+    assert prune_cuts(tmp_path, now) == 1
+    assert not old.exists() and fresh.exists()
+    assert prune_cuts(tmp_path / "nothing-here", now) == 0
