@@ -89,8 +89,8 @@ def _claims_in(clause: str) -> list[tuple[Word, list[Word]]]:
 def _stated_by(action: Word, clause_words: list[Word], facts: Sources) -> bool:
     """Whether the facts make the same statement: the same action about one of
     the same things ("включён в реестр" under a fact about the register)."""
-    if not facts.has(action.lemma):
-        return False
+    if action.lemma not in facts.lemmas:
+        return False  # the same verb, not a word of its stem ("оформление")
     things = [w.lemma for w in clause_words if w is not action and is_content(w)]
     return any(facts.has(x) for x in things if x not in _CUSTOMER)
 

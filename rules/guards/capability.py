@@ -26,6 +26,7 @@ _GENERIC = word_set("""
     весь свой наш ваш это который очень просто легко удобно
 """)
 _OFFER_PERSONS = ("1per", "2per")
+_THINGS = frozenset({"NOUN", "LATN"})
 # "может быть", "может показаться": a supposition, not an ability.
 _EPISTEMIC = word_set("быть казаться показаться оказаться стоить")
 
@@ -36,6 +37,8 @@ class Grounding:
 
     content: tuple[str, ...]
     missing: tuple[str, ...]
+    missing_things: tuple[str, ...] = ()
+    """Missing nouns and names: what the capability would work on or with."""
 
     @property
     def share(self) -> float:
@@ -68,11 +71,19 @@ def capability_grounding(sentence: str, sources: Sources) -> Grounding | None:
     ws = words(sentence)
     if not _abilities(ws) or _is_offer(ws):
         return None
-    content = tuple(dict.fromkeys(w.lemma for w in ws if is_content(w) and w.lemma not in _GENERIC))
+    kept = [w for w in ws if is_content(w) and w.lemma not in _GENERIC]
+    content = tuple(dict.fromkeys(w.lemma for w in kept))
     missing = tuple(x for x in content if not sources.has(x))
-    return Grounding(content, missing)
+    things = {w.lemma for w in kept if w.pos in _THINGS}
+    return Grounding(content, missing, tuple(x for x in missing if x in things))
 
 
 def invented_capability(sentence: str, sources: Sources, min_grounded: float) -> bool:
+    """Whether `sentence` states a capability its sources do not give: an object
+    or a name they never mention ("рекламу партнёров", "Telegram"), or too small
+    a share of its words. The verbs around a grounded object vary with the
+    wording ("взять в рассрочку", "покажет"); the objects do not."""
     grounding = capability_grounding(sentence, sources)
-    return grounding is not None and grounding.share < min_grounded
+    if grounding is None:
+        return False
+    return bool(grounding.missing_things) or grounding.share < min_grounded

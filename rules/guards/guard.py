@@ -149,15 +149,16 @@ class Guard:
     def _not_russian(self, text: str, quotable: frozenset[str] = frozenset()) -> bool:
         """Whether `text` is not Russian, the words it quotes from the facts or the
         customer left aside (an address with Kazakh letters copied from the KB)."""
+        if not _CYRILLIC.search(text) and not _LATIN_WORD.search(text):
+            return True  # no words of any language: emoji, digits
         own = " ".join(foreign_words(text, quotable))
-        if _CYRILLIC.search(text) and not re.search(r"[^\W\d_]", own):
-            return False  # every word of it is quoted
-        text = own if re.search(r"[^\W\d_]", own) else text
-        if _KAZAKH.search(text):
+        if _KAZAKH.search(own):
             return True
-        cyr = len(_CYRILLIC.findall(text))
-        lat = sum(len(w) for w in _LATIN_WORD.findall(text))
-        return cyr + lat == 0 or cyr / (cyr + lat) < self.cfg.min_cyrillic_ratio
+        cyr = len(_CYRILLIC.findall(own))
+        lat = sum(len(w) for w in _LATIN_WORD.findall(own))
+        if cyr + lat == 0:
+            return False  # only quoted words, names and numbers are left
+        return cyr / (cyr + lat) < self.cfg.min_cyrillic_ratio
 
     def _max_questions(self, phase: Phase) -> int:
         return 0 if phase in self.NO_QUESTION_PHASES else self.cfg.max_questions
