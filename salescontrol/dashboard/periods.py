@@ -41,13 +41,17 @@ class Period:
     def query(self) -> dict[str, str]:
         return {"from": self.first.isoformat(), "to": self.last.isoformat()}
 
+    def start(self, zone: SQLColumnExpression[str]) -> ColumnElement[datetime]:
+        """SQL: the instant the period's first day begins in `zone`."""
+        return func.timezone(zone, cast(literal(self.first), DateTime))
+
     def contains(
         self, started_at: SQLColumnExpression[datetime], zone: SQLColumnExpression[str]
     ) -> ColumnElement[bool]:
         """SQL: `started_at`, in `zone`, falls on one of the period's days."""
         low = datetime.combine(self.first, time(), UTC)
         high = datetime.combine(self.last + timedelta(days=1), time(), UTC)
-        local_low = func.timezone(zone, cast(literal(self.first), DateTime))
+        local_low = self.start(zone)
         local_high = func.timezone(zone, cast(literal(self.last + timedelta(days=1)), DateTime))
         return and_(
             started_at >= low - MAX_OFFSET,

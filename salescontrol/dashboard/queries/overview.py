@@ -6,11 +6,10 @@ Every dialogue counts on the day and hour of its own point's zone. A dialogue is
 judged by its current analysis: one with status `done` counts in the rates; a
 `skipped` one (too little speech) or one not analysed yet counts as a dialogue only.
 
-Four queries whatever the period: the series in one pass (GROUPING SETS), the
-previous period's totals, the categories (the analysis' array unnested) and the
-points and registers for names and filters. Each starts from the dialogues' time
-bound (see periods.Period.contains) and reaches the current analysis through its
-partial unique index.
+Two queries whatever the period: the points and registers (names and filters), and
+the figures — the period's and the previous one's dialogues read once, from the
+dialogues' time bound (see periods.Period.contains) to the current analysis by its
+partial unique index, and counted in every grouping at once (GROUPING SETS).
 """
 
 from __future__ import annotations
@@ -20,7 +19,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    func,
+    select,
+    tuple_,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from salescontrol.dashboard.periods import Period, local_date, local_hour
@@ -87,8 +93,6 @@ class Places:
     points: list[Place]
     registers: list[Place]
     """Ordered by point, then name; `name` is the register's own."""
-    business: dict[uuid.UUID, str]
-    """A point's kind of shop."""
 
     def point(self, point_id: uuid.UUID | None) -> Place | None:
         return next((p for p in self.points if p.id == point_id), None)
@@ -139,16 +143,17 @@ class Overview:
     places: Places = field(repr=False)
 
 
-def _figures_columns() -> list[Any]:
-    done = Analysis.status == "done"
-    attempted = and_(done, Analysis.attempted == "yes")
+def _figures_columns(seen: Any) -> list[Any]:
+    """The counts of `Figures` over rows with the analysis' columns."""
+    done = seen.status == "done"
+    attempted = and_(done, seen.attempted == "yes")
     return [
         func.count().label("dialogues"),
         func.count().filter(done).label("analysed"),
-        func.count().filter(Analysis.status == "skipped").label("skipped"),
+        func.count().filter(seen.status == "skipped").label("skipped"),
         func.count().filter(attempted).label("attempted"),
-        func.count().filter(attempted, Analysis.customer_reaction == "accepted").label("accepted"),
-        func.coalesce(func.sum(Analysis.quality).filter(done), 0).label("quality_sum"),
+        func.count().filter(attempted, seen.customer_reaction == "accepted").label("accepted"),
+        func.coalesce(func.sum(seen.quality).filter(done), 0).label("quality_sum"),
     ]
 
 
@@ -158,103 +163,103 @@ def _figures(row: Any) -> Figures:
     )
 
 
-def _dialogues(*columns: Any) -> Select[Any]:
-    """Dialogues with their point (its zone) and their current analysis, if any."""
+def _statement(scope: Scope) -> Select[Any]:
+    """One pass over the dialogues of the period and of the previous one, each with
+    its point's zone and its current analysis (the costly part: a lookup per
+    dialogue), counted at once in every grouping the page shows. Each grouping
+    set carries `now` (the period, or the previous one); categories are counted
+    per distinct array of them and unnested by the caller, which a hash of a few
+    dozen arrays does faster than an unnest of every row."""
+    period = scope.period
+    zone = Point.timezone
+    now = Dialogue.started_at >= period.start(zone)
+    day = local_date(Dialogue.started_at, zone)
+    hour = local_hour(Dialogue.started_at, zone)
     return (
-        select(*columns)
+        select(
+            now.label("now"),
+            day.label("day"),
+            hour.label("hour"),
+            Dialogue.point_id,
+            Dialogue.register_id,
+            Point.business,
+            Analysis.categories,
+            *_figures_columns(Analysis),
+        )
         .select_from(Dialogue)
         .join(Point, Point.id == Dialogue.point_id)
         .outerjoin(Analysis, and_(Analysis.dialogue_id == Dialogue.id, Analysis.current))
-    )
-
-
-async def _series(db: AsyncSession, scope: Scope) -> list[Any]:
-    day = local_date(Dialogue.started_at, Point.timezone).label("day")
-    hour = local_hour(Dialogue.started_at, Point.timezone).label("hour")
-    # No column is ever null, so a row's one non-null key tells its grouping set.
-    statement = (
-        _dialogues(day, hour, Dialogue.point_id, Dialogue.register_id, *_figures_columns())
-        .where(*scope.where())
+        .where(*scope.where(Period(period.previous().first, period.last)))
         .group_by(
-            func.grouping_sets(day.element, hour.element, Dialogue.point_id, Dialogue.register_id)
+            func.grouping_sets(
+                tuple_(now),
+                tuple_(now, day),
+                tuple_(now, hour),
+                tuple_(now, Dialogue.point_id),
+                tuple_(now, Dialogue.register_id),
+                tuple_(now, Point.business, Analysis.categories),
+            )
         )
     )
-    return list((await db.execute(statement)).all())
-
-
-async def _totals(db: AsyncSession, scope: Scope, period: Period) -> Figures:
-    row = (await db.execute(_dialogues(*_figures_columns()).where(*scope.where(period)))).one()
-    return _figures(row)
-
-
-async def _categories(db: AsyncSession, scope: Scope) -> list[CategoryCount]:
-    offered = (
-        _dialogues(
-            Point.business.label("business"),
-            func.unnest(Analysis.categories).label("code"),
-            Analysis.customer_reaction.label("reaction"),
-        )
-        .where(*scope.where(), Analysis.status == "done", Analysis.attempted == "yes")
-        .subquery()
-    )
-    statement = (
-        select(
-            offered.c.business,
-            offered.c.code,
-            func.count().label("offers"),
-            func.count().filter(offered.c.reaction == "accepted").label("accepted"),
-        )
-        .group_by(offered.c.business, offered.c.code)
-        .order_by(func.count().desc(), offered.c.code)
-    )
-    return [CategoryCount(*row) for row in (await db.execute(statement)).all()]
 
 
 async def places(db: AsyncSession) -> Places:
     """All points and registers (a chain has tens, not thousands)."""
     rows = (
         await db.execute(
-            select(Point.id, Point.name, Point.timezone, Point.business, Register.id, Register.name)
+            select(Point.id, Point.name, Point.timezone, Register.id, Register.name)
             .outerjoin(Register, Register.point_id == Point.id)
             .order_by(Point.name, Point.id, Register.name)
         )
     ).all()
     points: dict[uuid.UUID, Place] = {}
     registers: list[Place] = []
-    business: dict[uuid.UUID, str] = {}
-    for point_id, point_name, zone, kind, register_id, register_name in rows:
+    for point_id, point_name, zone, register_id, register_name in rows:
         points.setdefault(point_id, Place(point_id, point_name, point_id, zone))
-        business[point_id] = kind
         if register_id is not None:
             registers.append(Place(register_id, register_name, point_id, zone))
-    return Places(list(points.values()), registers, business)
+    return Places(list(points.values()), registers)
 
 
 async def overview(db: AsyncSession, scope: Scope, known: Places | None = None) -> Overview:
     """The overview of `scope`: its totals, the previous period's and the series."""
     known = known or await places(db)
-    by_day = {day: Figures() for day in scope.period.dates()}
-    by_hour = {hour: Figures() for hour in HOURS}
-    by_point: dict[uuid.UUID, Figures] = {}
-    by_register: dict[uuid.UUID, Figures] = {}
-    for row in await _series(db, scope):
-        figures = _figures(row)
-        if row.day is not None:
-            by_day[row.day] = figures
-        elif row.hour is not None:
-            by_hour[row.hour] = figures
-        elif row.point_id is not None:
-            by_point[row.point_id] = figures
-        else:
-            by_register[row.register_id] = figures
-    return Overview(
+    seen = Overview(
         scope=scope,
-        total=sum(by_point.values(), Figures()),
-        previous=await _totals(db, scope, scope.period.previous()),
-        by_day=by_day,
-        by_hour=by_hour,
-        by_point=by_point,
-        by_register=by_register,
-        categories=await _categories(db, scope),
+        total=Figures(),
+        previous=Figures(),
+        by_day={day: Figures() for day in scope.period.dates()},
+        by_hour={hour: Figures() for hour in HOURS},
+        by_point={},
+        by_register={},
+        categories=[],
         places=known,
     )
+    offers: dict[tuple[str, str], list[int]] = {}
+    # No key column is ever null, so a row's one non-null key (after `now`) names
+    # its grouping set; none at all: the totals.
+    for row in (await db.execute(_statement(scope))).all():
+        figures = _figures(row)
+        if row.business is not None:
+            for code in row.categories if row.now and figures.attempted else ():
+                counts = offers.setdefault((row.business, code), [0, 0])
+                counts[0] += figures.attempted
+                counts[1] += figures.accepted
+        elif (row.day, row.hour, row.point_id, row.register_id) == (None,) * 4:
+            if row.now:
+                seen.total = figures
+            else:
+                seen.previous = figures
+        elif not row.now:
+            continue  # the previous period's series are not shown
+        elif row.day is not None:
+            seen.by_day[row.day] = figures
+        elif row.hour is not None:
+            seen.by_hour[row.hour] = figures
+        elif row.point_id is not None:
+            seen.by_point[row.point_id] = figures
+        else:
+            seen.by_register[row.register_id] = figures
+    seen.categories = [CategoryCount(b, code, n, ok) for (b, code), (n, ok) in offers.items()]
+    seen.categories.sort(key=lambda c: (-c.offers, c.code, c.business))
+    return seen

@@ -163,7 +163,7 @@ def _category_chart(seen: Overview, businesses: dict[str, Business]) -> Chart:
         (_category_label(c, businesses, several), c.offers, c.accepted) for c in seen.categories
     ]
     bars = [
-        Bar(label, offers, f"{offers} (согласились {accepted})") for label, offers, accepted in rows
+        Bar(label, offers, f"{offers} · согласились {accepted}") for label, offers, accepted in rows
     ]
     return Chart(
         "По категориям",

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from core.settings import Settings
 from salescontrol.dashboard.periods import Period
 from salescontrol.dashboard.queries.overview import Figures, Overview, Scope, overview
 from tests.salescontrol.dashboard.rows import SKIPPED, Shop, add_dialogue, add_shop, done
@@ -31,13 +30,8 @@ class Chain:
 
 
 @pytest.fixture
-def settings(database_url: str, tmp_path: Path) -> Settings:
-    return settings_for(database_url, tmp_path / "audio")
-
-
-@pytest.fixture
-async def ingest(settings: Settings) -> AsyncIterator[Ingest]:
-    async with serve(settings) as running:
+async def ingest(database_url: str, tmp_path: Path) -> AsyncIterator[Ingest]:
+    async with serve(settings_for(database_url, tmp_path / "audio")) as running:
         yield running
 
 
