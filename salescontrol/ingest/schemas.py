@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, time
 from typing import Annotated, Any, Literal
-from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+from salescontrol.fleet import known_zone
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Role = Literal["admin", "viewer"]
@@ -61,12 +62,6 @@ class SessionOut(BaseModel):
     user: UserOut
 
 
-def _known_zone(value: str) -> str:
-    if value not in available_timezones():
-        raise ValueError(f"unknown time zone {value!r} (an IANA name such as Asia/Almaty)")
-    return value
-
-
 class PointIn(_Body):
     organisation: Name
     name: Name
@@ -75,7 +70,7 @@ class PointIn(_Body):
     opens_at: time | None = None
     closes_at: time | None = None
 
-    _zone = field_validator("timezone")(_known_zone)
+    _zone = field_validator("timezone")(known_zone)
 
 
 class PointPatch(_Body):
@@ -88,7 +83,7 @@ class PointPatch(_Body):
     @field_validator("timezone")
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
-        return None if value is None else _known_zone(value)
+        return None if value is None else known_zone(value)
 
 
 class PointOut(BaseModel):

@@ -4,19 +4,18 @@ open to every logged-in user; changing needs an admin."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date, datetime, time, timedelta
-from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.http import APIError, openapi_error_responses
-from salescontrol.accounts import AccountError, create_user
+from salescontrol import fleet
+from salescontrol.accounts import AccountError, change_user, create_user
 from salescontrol.db.models import AudioChunk, Device, Organisation, Point, Register, User
 from salescontrol.ingest.chunks import chunk_out
 from salescontrol.ingest.deps import AdminDep, DbDep, UserDep
@@ -35,28 +34,20 @@ from salescontrol.ingest.schemas import (
     UserOut,
     UserPatch,
 )
-from salescontrol.security import hash_password, new_device_token
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 ERRORS = openapi_error_responses(400, 401, 403, 404, 409)
 
 
-async def _commit(db: AsyncSession, conflict: str) -> None:
+@asynccontextmanager
+async def _answered() -> AsyncIterator[None]:
+    """The shared services' refusals as the API's errors."""
     try:
-        await db.commit()
-    except IntegrityError:
-        await db.rollback()
-        raise APIError(409, conflict) from None
-
-
-T = TypeVar("T")
-
-
-async def _found(db: AsyncSession, model: type[T], id_: uuid.UUID, what: str) -> T:
-    row = await db.get(model, id_)
-    if row is None:
-        raise APIError(404, f"No such {what}")
-    return row
+        yield
+    except fleet.NotFound as exc:
+        raise APIError(404, str(exc)) from None
+    except (fleet.Conflict, AccountError) as exc:
+        raise APIError(409, str(exc)) from None
 
 
 # --- points ------------------------------------------------------------------------
@@ -86,33 +77,24 @@ async def list_points(_: UserDep, db: DbDep) -> list[PointOut]:
 
 @router.post("/points", response_model=PointOut, status_code=201, responses=ERRORS)
 async def create_point(body: PointIn, _: AdminDep, db: DbDep) -> PointOut:
-    organisation = await db.scalar(
-        select(Organisation).where(Organisation.name == body.organisation)
-    )
-    if organisation is None:
-        organisation = Organisation(name=body.organisation)
-        db.add(organisation)
-        await db.flush()
-    point = Point(
-        organisation_id=organisation.id,
-        name=body.name,
-        timezone=body.timezone,
-        business=body.business,
-        opens_at=body.opens_at,
-        closes_at=body.closes_at,
-    )
-    db.add(point)
-    await _commit(db, "A point of this name exists in the organisation")
+    async with _answered():
+        point, organisation = await fleet.add_point(
+            db,
+            body.organisation,
+            body.name,
+            body.timezone,
+            body.business,
+            body.opens_at,
+            body.closes_at,
+        )
     return _point_out(point, organisation.name)
 
 
 @router.patch("/points/{point_id}", response_model=PointOut, responses=ERRORS)
 async def update_point(point_id: uuid.UUID, body: PointPatch, _: AdminDep, db: DbDep) -> PointOut:
-    point = await _found(db, Point, point_id, "point")
-    for name, value in body.model_dump(exclude_unset=True).items():
-        setattr(point, name, value)
-    await _commit(db, "A point of this name exists in the organisation")
-    organisation = await _found(db, Organisation, point.organisation_id, "organisation")
+    async with _answered():
+        point = await fleet.update_point(db, point_id, **body.model_dump(exclude_unset=True))
+        organisation = await fleet.find(db, Organisation, point.organisation_id, "organisation")
     return _point_out(point, organisation.name)
 
 
@@ -121,7 +103,8 @@ async def update_point(point_id: uuid.UUID, body: PointPatch, _: AdminDep, db: D
 
 @router.get("/points/{point_id}/registers", response_model=list[RegisterOut], responses=ERRORS)
 async def list_registers(point_id: uuid.UUID, _: UserDep, db: DbDep) -> list[RegisterOut]:
-    await _found(db, Point, point_id, "point")
+    async with _answered():
+        await fleet.find(db, Point, point_id, "point")
     rows = await db.scalars(
         select(Register).where(Register.point_id == point_id).order_by(Register.name)
     )
@@ -134,10 +117,8 @@ async def list_registers(point_id: uuid.UUID, _: UserDep, db: DbDep) -> list[Reg
 async def create_register(
     point_id: uuid.UUID, body: RegisterIn, _: AdminDep, db: DbDep
 ) -> RegisterOut:
-    await _found(db, Point, point_id, "point")
-    register = Register(point_id=point_id, name=body.name)
-    db.add(register)
-    await _commit(db, "A register of this name exists at the point")
+    async with _answered():
+        register = await fleet.add_register(db, point_id, body.name)
     return RegisterOut.model_validate(register, from_attributes=True)
 
 
@@ -145,9 +126,8 @@ async def create_register(
 async def rename_register(
     register_id: uuid.UUID, body: RegisterIn, _: AdminDep, db: DbDep
 ) -> RegisterOut:
-    register = await _found(db, Register, register_id, "register")
-    register.name = body.name
-    await _commit(db, "A register of this name exists at the point")
+    async with _answered():
+        register = await fleet.rename_register(db, register_id, body.name)
     return RegisterOut.model_validate(register, from_attributes=True)
 
 
@@ -162,31 +142,18 @@ async def list_devices(_: UserDep, db: DbDep) -> list[DeviceOut]:
 
 @router.post("/devices", response_model=DeviceCreated, status_code=201, responses=ERRORS)
 async def register_device(body: DeviceIn, _: AdminDep, db: DbDep) -> DeviceCreated:
-    await _found(db, Register, body.register_id, "register")
-    token = new_device_token()
-    device = Device(
-        register_id=body.register_id,
-        name=body.name,
-        token_id=token.token_id,
-        token_salt=token.salt,
-        token_hash=token.digest,
-        enabled=True,
-    )
-    db.add(device)
-    await _commit(db, "Device token collision, try again")
-    await db.refresh(device)
+    async with _answered():
+        device, token = await fleet.register_device(db, body.register_id, body.name)
     out = DeviceOut.model_validate(device, from_attributes=True)
-    return DeviceCreated(**out.model_dump(), token=token.token)
+    return DeviceCreated(**out.model_dump(), token=token)
 
 
 @router.patch("/devices/{device_id}", response_model=DeviceOut, responses=ERRORS)
 async def update_device(
     device_id: uuid.UUID, body: DevicePatch, _: AdminDep, db: DbDep
 ) -> DeviceOut:
-    device = await _found(db, Device, device_id, "device")
-    for name, value in body.model_dump(exclude_unset=True).items():
-        setattr(device, name, value)
-    await _commit(db, "Conflict")
+    async with _answered():
+        device = await fleet.update_device(db, device_id, **body.model_dump(exclude_unset=True))
     return DeviceOut.model_validate(device, from_attributes=True)
 
 
@@ -241,24 +208,21 @@ async def list_users(_: AdminDep, db: DbDep) -> list[UserOut]:
 
 @router.post("/users", response_model=UserOut, status_code=201, responses=ERRORS)
 async def add_user(body: UserIn, _: AdminDep, db: DbDep) -> UserOut:
-    try:
+    async with _answered():
         user = await create_user(db, body.login, body.password, body.role)
-    except AccountError as exc:
-        raise APIError(409, str(exc)) from None
-    await _commit(db, "The login is taken")
+        await fleet.commit(db, "login")
     return UserOut.model_validate(user, from_attributes=True)
 
 
 @router.patch("/users/{user_id}", response_model=UserOut, responses=ERRORS)
 async def update_user(user_id: uuid.UUID, body: UserPatch, admin: AdminDep, db: DbDep) -> UserOut:
-    user = await _found(db, User, user_id, "user")
-    if user.id == admin.id and (body.enabled is False or body.role == "viewer"):
-        raise APIError(409, "An admin cannot lock themselves out")
-    if body.password is not None:
-        user.password_hash = await asyncio.to_thread(hash_password, body.password)
-    if body.role is not None:
-        user.role = body.role
-    if body.enabled is not None:
-        user.enabled = body.enabled
-    await _commit(db, "Conflict")
+    async with _answered():
+        user = await change_user(
+            db,
+            admin.id,
+            user_id,
+            role=body.role,
+            enabled=body.enabled,
+            password=body.password,
+        )
     return UserOut.model_validate(user, from_attributes=True)
