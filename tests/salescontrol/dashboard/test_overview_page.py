@@ -140,3 +140,12 @@ async def test_unreadable_or_unknown_filters_are_ignored(ingest: Ingest, chain: 
     # A register of another point than the chosen one is dropped, the point kept.
     mixed = await http.get(f"{WEEK}&point={chain.bogota.point.id}&register={tokyo_second}")
     assert kpis(mixed.text)[0][0] == "1"
+
+
+async def test_a_chain_without_dialogues_gets_empty_charts(ingest: Ingest) -> None:
+    http = await logged_in(ingest)
+    page = await http.get(WEEK)
+
+    assert page.status_code == 200
+    assert kpis(page.text) == [("0", "0", ""), ("—", "—", ""), ("—", "—", ""), ("—", "—", "")]
+    assert page.text.count("Нет данных за период") >= 4
