@@ -24,7 +24,14 @@ Stage = Literal[
 ]
 """The open phases of a conversation, in the order a sale usually takes."""
 
-ModelOutcome = Literal["payment_ready", "video_call_scheduled", "soft_close"]
+RequestedOutcome = Literal[
+    "payment_ready", "video_call_scheduled", "trial_requested", "callback_requested"
+]
+"""What a customer may ask for, each its own outcome with the data it needs
+(flow.outcome_requirements): an invoice and payment, a video demo, trial access
+to the program, a call back from a manager."""
+
+ModelOutcome = Literal[RequestedOutcome, "soft_close"]
 """Outcomes the analysis may propose (code checks their preconditions)."""
 
 Outcome = Literal[ModelOutcome, "handoff"]
@@ -39,6 +46,7 @@ ProposedPhase = Literal[Stage, ModelOutcome]
 PHASES: tuple[Phase, ...] = get_args(Phase)
 OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 PROPOSED_PHASES: tuple[ProposedPhase, ...] = get_args(ProposedPhase)
+REQUESTED_OUTCOMES: tuple[RequestedOutcome, ...] = get_args(RequestedOutcome)
 TERMINAL_PHASES: frozenset[Phase] = frozenset(OUTCOMES)
 
 # --- what a message says ---------------------------------------------------------
@@ -60,8 +68,11 @@ Intent = Literal[
     "refusal",
     "agreement",
     "ready_to_buy",
+    "invoice_request",
     "demo_request",
     "video_call_request",
+    "trial_request",
+    "callback_request",
     "share_contacts",
     "human_request",
     "complaint",
@@ -148,3 +159,14 @@ PROFILE_BY_NAME: dict[str, ProfileField] = {f.name: f for f in PROFILE}
 
 CONTACT_REQUIREMENT = "contact"
 """In flow.outcome_requirements: a name or a phone."""
+
+REQUEST_INTENTS: dict[Intent, RequestedOutcome] = {
+    "ready_to_buy": "payment_ready",
+    "invoice_request": "payment_ready",
+    "demo_request": "video_call_scheduled",
+    "video_call_request": "video_call_scheduled",
+    "trial_request": "trial_requested",
+    "callback_request": "callback_requested",
+}
+"""The outcome each request names: a trial is not a video call, a call back is
+not an invoice."""

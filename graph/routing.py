@@ -11,7 +11,9 @@ OBJECTION_INTENTS: frozenset[Intent] = frozenset({"objection", "refusal"})
 
 
 def route_after_intent(state: SalesState) -> Literal["handoff", "retrieve"]:
-    return "handoff" if state.get("handoff") else "retrieve"
+    """The handoff notice when a human is asked for; anything else, even after a
+    handoff, is answered (from the KB, or saying who will answer)."""
+    return "handoff" if work_of(state).get("handoff_notice") else "retrieve"
 
 
 def route_after_retrieve(state: SalesState) -> Literal["objection", "generate"]:

@@ -128,6 +128,11 @@ class TurnWork(TypedDict, total=False):
     """The standalone KB query (follow-ups resolved from history)."""
     media_source: MediaSource | None
     """The message is a description of an image or a transcript of a voice note."""
+    invalid_iin: bool
+    """The message holds a twelve-digit number that fails the IIN checks."""
+    handoff_notice: bool
+    """The turn answers with the handoff notice: a human was just asked for (or
+    asked for again); other messages after a handoff are answered from the KB."""
     kb_facts: list[Fact]
     """The answer's only source of facts."""
     kb_topics: list[str]

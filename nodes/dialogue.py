@@ -1,5 +1,7 @@
 """The dialogue as the prompts show it: the customer's unanswered message(s),
-the recent history before them, rendered with who said what."""
+the recent history before them, rendered with who said what. Phones, IINs and
+e-mails are masked: code extracts them (core.text.contacts), and a model that
+never sees the digits cannot repeat or garble them."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AnyMessage, HumanMessage
 
+from core.text.contacts import mask_contacts
 from graph.state import message_text, split_pending
 from rules.prompts import SPEAKER_BOT, SPEAKER_CUSTOMER
 
@@ -22,9 +25,19 @@ def pending_customer_text(messages: Sequence[AnyMessage]) -> str:
 
 
 def history_before_pending(messages: Sequence[AnyMessage], turns: int) -> list[AnyMessage]:
-    """The last `turns` exchanges before the customer's unanswered messages."""
+    """The last `turns` exchanges before the customer's unanswered messages, the
+    customer's contact data masked."""
     answered, _ = split_pending(messages)
-    return answered[-2 * turns :]
+    return [masked(m) for m in answered[-2 * turns :]]
+
+
+def masked(message: AnyMessage) -> AnyMessage:
+    """A customer message with its contact data masked (a copy; others as they are)."""
+    if not isinstance(message, HumanMessage):
+        return message
+    text = message_text(message)
+    hidden = mask_contacts(text)
+    return message if hidden == text else HumanMessage(content=hidden, id=message.id)
 
 
 def render_history(messages: Sequence[AnyMessage]) -> str:

@@ -13,23 +13,30 @@ from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 
 from core.settings import Settings
-from core.taxonomy import PROFILE_BY_NAME
+from core.taxonomy import CONTACT_REQUIREMENT, PROFILE_BY_NAME
+from core.text.contacts import mask_contacts
 from graph.context import TurnContext, services_of
 from graph.state import Fact, SalesState, phase_of, work_of
 from nodes.dialogue import history_before_pending, pending_customer_text
-from rules.contacts import split_media
+from rules.contacts import split_media, with_iin_check_request
+from rules.phases import missing_requirements, requested
 from rules.profile import missing_fields, render_profile
 from rules.prompts import (
     ANSWER_RULES,
     ASK_FOR_BLOCK,
+    CONTACT_LABEL,
     FACTS_BLOCK,
     GREETING_FIRST,
     GREETING_LATER,
+    INVALID_IIN_BLOCK,
     MEDIA_NOTE,
     NO_FACTS,
+    PENDING_REQUEST_BLOCK,
     PHASE_BLOCK,
     PROFILE_BLOCK,
     PROFILE_EMPTY,
+    REQUEST_BLOCK,
+    REQUEST_LABELS,
     RETRY_BLOCK,
     VIOLATION_HINTS,
 )
@@ -41,14 +48,39 @@ def _facts_block(facts: list[Fact]) -> str:
     return FACTS_BLOCK.format(facts="\n\n".join(f"[{f['topic']}]\n{f['facts']}" for f in facts))
 
 
+def _labels(names: list[str]) -> str:
+    return ", ".join(
+        CONTACT_LABEL if name == CONTACT_REQUIREMENT else PROFILE_BY_NAME[name].label
+        for name in names
+    )
+
+
+def _request_block(state: SalesState, settings: Settings, phase: str) -> str | None:
+    """What the customer asked for and what it still lacks: in closing, the
+    request to confirm and the data to ask for; in any other phase, a reminder to
+    ask for that data after answering."""
+    target = requested(state.get("target_outcome"))
+    if target is None:
+        return None
+    profile = state.get("profile", {})
+    missing = missing_requirements(profile, settings.flow.outcome_requirements[target])
+    if not missing:
+        return None
+    template = REQUEST_BLOCK if phase == "closing" else PENDING_REQUEST_BLOCK
+    return template.format(request=REQUEST_LABELS[target], fields=_labels(missing))
+
+
 def _phase_block(state: SalesState, settings: Settings) -> str:
     phase = phase_of(state, settings.flow)
     cfg = settings.flow.phases[phase]
     text = PHASE_BLOCK.format(phase=phase, goal=cfg.goal, instructions=cfg.instructions)
+    request = _request_block(state, settings, phase)
+    if request is not None:
+        # The request's own data replaces the phase's generic list.
+        return f"{text}\n{request}"
     wanted = missing_fields(state.get("profile", {}), cfg.ask_for)
     if wanted:
-        labels = ", ".join(PROFILE_BY_NAME[name].label for name in wanted)
-        text += "\n" + ASK_FOR_BLOCK.format(fields=labels)
+        text += "\n" + ASK_FOR_BLOCK.format(fields=_labels(wanted))
     return text
 
 
@@ -68,6 +100,8 @@ def build_answer_prompt(state: SalesState, settings: Settings) -> list[BaseMessa
     ]
     if work.get("objection_guidance"):
         sections.append(str(work["objection_guidance"]))
+    if work.get("invalid_iin"):
+        sections.append(INVALID_IIN_BLOCK)
     feedback = work.get("guard_feedback") or []
     if feedback:
         hints = "; ".join(VIOLATION_HINTS[code] for code in feedback)
@@ -76,7 +110,8 @@ def build_answer_prompt(state: SalesState, settings: Settings) -> list[BaseMessa
     messages = state.get("messages", [])
     customer = split_media(pending_customer_text(messages))
     note = MEDIA_NOTE.get(customer.media_source or "", "")
-    current = f"{note.strip()}\n{customer.text}" if note else customer.text
+    text = mask_contacts(customer.text)
+    current = f"{note.strip()}\n{text}" if note else text
     return [
         SystemMessage(content="\n\n".join(sections)),
         *history_before_pending(messages, settings.flow.history_turns),
@@ -86,5 +121,9 @@ def build_answer_prompt(state: SalesState, settings: Settings) -> list[BaseMessa
 
 async def generate_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     services = services_of(runtime)
+    work = work_of(state)
     draft = await services.llm.text(build_answer_prompt(state, services.settings))
-    return {"work": {"draft": draft, "llm_calls": work_of(state).get("llm_calls", 0) + 1}}
+    if work.get("invalid_iin"):
+        # Told or not, the customer must learn that the IIN did not pass.
+        draft = with_iin_check_request(draft)
+    return {"work": {"draft": draft, "llm_calls": work.get("llm_calls", 0) + 1}}

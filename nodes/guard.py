@@ -20,6 +20,7 @@ from graph import metrics
 from graph.context import TurnContext, services_of
 from graph.state import SalesState, TurnWork, deliver, message_text, phase_of, work_of
 from rules.guards import GuardInput
+from rules.guards.repetition import fresh
 
 MAX_DRAFTS = 2  # the first draft and one regeneration
 
@@ -62,4 +63,10 @@ async def check_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict
             return deliver(state, edited, checked)
         return {"work": {**checked, "guard_feedback": codes}}
     metrics.GUARD_FALLBACKS.inc()
-    return deliver(state, guard.repair(data, codes), checked)
+    # A fixed or repaired text must not repeat what the customer was just told.
+    repaired = fresh(
+        [guard.repair(data, codes), *settings.guards.fallback_rephrasings],
+        data.previous_answers,
+        settings.guards.repeat_similarity,
+    )
+    return deliver(state, repaired, checked)

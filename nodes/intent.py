@@ -4,8 +4,10 @@ contact extraction, then the phase and handoff decisions. It starts the turn's
 work afresh.
 
 The LLM proposes (intent, objection type, profile facts, a standalone KB query,
-the next phase); code disposes: phones, IINs and e-mails come from regexes with
-checksums, terminal outcomes need their fields, handoff follows fixed rules.
+the next phase); code disposes: phones, IINs and e-mails come from parsers with
+checksums (the model sees them masked), terminal outcomes need their fields,
+handoff follows fixed rules. A twelve-digit number that fails the IIN checks is
+noted, so that the answer asks the customer to check it.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ from langgraph.types import Overwrite
 
 from core.settings import Settings
 from core.taxonomy import QUESTION_INTENTS, Intent, Phase
-from core.text.contacts import extract_contacts
+from core.text.contacts import extract_contacts, find_invalid_iins, mask_contacts
 from graph import metrics
 from graph.context import Services, TurnContext, services_of
 from graph.state import SalesState, TurnWork, phase_of
 from nodes.dialogue import history_before_pending, pending_customer_text, render_history
 from rules.analysis import Analysis, default_analysis
 from rules.contacts import CustomerText, split_media
-from rules.phases import decide_phase, needs_human
+from rules.phases import HANDOFF_INTENTS, decide_phase, needs_human
 from rules.profile import facts_from_analysis, merge_profile, render_profile
 from rules.prompts import ANALYSIS_CONTEXT, ANALYSIS_SYSTEM, MEDIA_NOTE
 from rules.shortcuts import analysis_without_model
@@ -45,7 +47,8 @@ def build_analysis_prompt(
                 profile=render_profile(state.get("profile", {})) or "ничего",
                 history=render_history(history),
                 media=MEDIA_NOTE.get(customer.media_source or "", ""),
-                message=customer.text,
+                # Contacts come from code (extract_contacts), never from the model.
+                message=mask_contacts(customer.text),
             )
         ),
     ]
@@ -121,6 +124,12 @@ async def analyze_message(state: SalesState, runtime: Runtime[TurnContext]) -> d
         "objection_type": objection_type,
         "search_query": search_query,
         "media_source": customer.media_source,
+        "invalid_iin": bool(find_invalid_iins(customer.text)),
+        # Once a manager is on the way, questions are still answered (phase
+        # handoff); a notice goes out when a human is asked for, or awaited
+        # impatiently.
+        "handoff_notice": handoff
+        and (not state.get("handoff") or analysis.intent in HANDOFF_INTENTS or frustrated),
         "llm_calls": calls,
     }
     now_ts, last_ts = state.get("message_ts"), state.get("last_message_ts")

@@ -13,7 +13,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import TurnContext, services_of
 from graph.state import SalesState, work_of
-from rules.prompts import OBJECTION_BLOCK, OBJECTION_BLOCK_NO_QUESTION
+from rules.prompts import OBJECTION_BLOCK, OBJECTION_BLOCK_AGAIN, OBJECTION_BLOCK_NO_QUESTION
 
 _SOFT_CLOSE: dict[str, Any] = {"phase": "soft_close", "outcome": "soft_close"}
 
@@ -36,7 +36,12 @@ async def handle_objection(state: SalesState, runtime: Runtime[TurnContext]) -> 
     # A scripted question about a known field ("Чем пользуетесь сейчас?" after the
     # customer named their tool) would only make the guard send the answer back.
     known = services.guard.reasks(strategy.question, state.get("profile", {}))
-    template = OBJECTION_BLOCK_NO_QUESTION if known else OBJECTION_BLOCK
+    if counts.get(kind, 0):
+        # The same doubt again: the scripted words were said last time, and the
+        # same acknowledgement and question word for word read as a script.
+        template = OBJECTION_BLOCK_AGAIN
+    else:
+        template = OBJECTION_BLOCK_NO_QUESTION if known else OBJECTION_BLOCK
     guidance = template.format(
         objection=kind, acknowledge=strategy.acknowledge, question=strategy.question
     )

@@ -2,8 +2,9 @@
 
 The query is the analysis's standalone query (follow-ups already resolved). The
 current phase's categories are boosted; on an objection the strategy's own query
-adds the facts that answer the doubt. An empty result is kept as a signal: the
-answer then says it will check instead of improvising.
+adds the facts that answer the doubt. When no hit of a question reaches
+kb.relevant_score the KB has nothing on it and no facts are given; that empty result is
+kept as a signal: the answer then says it will check instead of improvising.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 from langgraph.runtime import Runtime
 
+from core.taxonomy import QUESTION_INTENTS
 from graph.context import TurnContext, services_of
 from graph.state import Fact, SalesState, phase_of, work_of
 from kb import Hit, KnowledgeBase
@@ -31,6 +33,12 @@ async def _search(kb: KnowledgeBase, query: str, k: int, categories: list[str] |
     return kb.search(query, k, categories)
 
 
+def answers_question(hits: list[Hit], relevant_score: float) -> bool:
+    """Whether the KB has something on the question: its best hit reaches the
+    calibrated relevance (kb.relevant_score)."""
+    return any(h.score >= relevant_score for h in hits)
+
+
 async def retrieve_facts(state: SalesState, runtime: Runtime[TurnContext]) -> dict[str, Any]:
     services = services_of(runtime)
     settings = services.settings
@@ -42,6 +50,13 @@ async def retrieve_facts(state: SalesState, runtime: Runtime[TurnContext]) -> di
         else None
     )
     hits = await _search(kb, work.get("search_query", ""), settings.kb.top_k, categories or None)
+    if work.get("intent") in QUESTION_INTENTS and not answers_question(
+        hits, settings.kb.relevant_score
+    ):
+        # Loosely related sections would only give the model something to build
+        # an invented answer on; without facts it says it will check. (A doubt or
+        # a story about the business is no question: related facts help there.)
+        hits = []
 
     objection = work.get("objection_type")
     if objection and settings.flags.objection_handling:

@@ -1,5 +1,6 @@
 """A customer message as n8n delivers it (a media marker for images and voice
-notes), and messages that only hand over contact data ("Айгерим, 87015553344").
+notes), messages that only hand over contact data ("Айгерим, 87015553344"), and
+the answer to a mistyped IIN.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Literal
 from core.text.cities import cities_in
 from core.text.contacts import find_emails, find_iins, find_phones, without_contacts
 from core.text.morph import morph, word_set
+from rules.prompts import INVALID_IIN_ANSWER
 from rules.smalltalk import SOCIAL_WORDS
 
 MediaSource = Literal["image", "audio"]
@@ -99,3 +101,25 @@ def bare_contact(text: str) -> BareContact | None:
     if not all(kinds) or (words and not any("Name" in k for k in kinds)):
         return None
     return BareContact(" ".join(w.title() for w in words) or None)
+
+
+_IIN_WORD = re.compile(r"\bиин\w*", re.IGNORECASE)
+# A sentence about the IIN that asks to check it (any of these stems) is the
+# request; any other sentence about it (passing it on, saving it) is false.
+_CHECK_WORDS = re.compile(r"провер|ошиб|неверн|некоррект|опечат|не\s+проход|не\s+сход", re.I)
+_SENTENCE = re.compile(r"[^.!?…]+[.!?…]*")
+
+
+def with_iin_check_request(answer: str) -> str:
+    """`answer` for a message whose IIN failed its checks: a sentence about the
+    IIN that does not ask to check it is removed, and the fixed request is added
+    when no sentence asks for the check."""
+    parts = [s.strip() for s in _SENTENCE.findall(answer) if s.strip()]
+    about_iin = [s for s in parts if _IIN_WORD.search(s)]
+    if any(_CHECK_WORDS.search(s) for s in about_iin):
+        return answer
+    kept = [s for s in parts if s not in about_iin]
+    # Before a closing question, which should stay last.
+    at = len(kept) - 1 if kept and kept[-1].endswith("?") else len(kept)
+    kept.insert(at, INVALID_IIN_ANSWER)
+    return " ".join(kept)

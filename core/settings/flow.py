@@ -14,8 +14,10 @@ from core.taxonomy import (
     OBJECTION_TYPES,
     PHASES,
     PROFILE_FIELDS,
+    REQUESTED_OUTCOMES,
     ObjectionType,
     Phase,
+    RequestedOutcome,
     Stage,
 )
 
@@ -53,15 +55,19 @@ class FlowSettings(Strict):
     start_phase: Stage
     history_turns: int = Field(ge=1, le=50)
     reengage_after_hours: float = Field(gt=0)
-    outcome_requirements: list[str]
-    """Fields payment_ready / video_call_scheduled need; "contact" is a name or a phone."""
+    outcome_requirements: dict[RequestedOutcome, list[str]]
+    """The fields each outcome a customer asks for needs before it is reached;
+    "contact" is a name or a phone."""
     phases: dict[Phase, PhaseSettings]
 
     @field_validator("outcome_requirements")
     @classmethod
-    def _requirements_known(cls, value: list[str]) -> list[str]:
-        check_profile_fields([name for name in value if name != CONTACT_REQUIREMENT])
-        return value
+    def _requirements_known(
+        cls, value: dict[RequestedOutcome, list[str]]
+    ) -> dict[RequestedOutcome, list[str]]:
+        for names in value.values():
+            check_profile_fields([name for name in names if name != CONTACT_REQUIREMENT])
+        return require_every(value, REQUESTED_OUTCOMES, "outcomes without requirements")
 
     @field_validator("phases")
     @classmethod
@@ -92,3 +98,6 @@ class ObjectionSettings(Strict):
 
 class HandoffSettings(Strict):
     frustration_turns: int = Field(ge=1)
+    followup_answers: list[str] = Field(min_length=1)
+    """What a repeated request for a human gets once one is on the way (the
+    first of them that does not repeat a recent answer)."""

@@ -34,20 +34,12 @@ class GuardSettings(Strict):
     fallback_answer: str = Field(min_length=1)
     unknown_fact_answer: str = Field(min_length=1)
     handoff_answer: str = Field(min_length=1)
-    reask_patterns: dict[str, list[str]] = Field(default_factory=dict)
-    """Per profile field, the phrases that ask for it again."""
+    fallback_rephrasings: list[str] = Field(default_factory=list)
+    """Other wordings of a fixed answer, sent when the fixed one (or a repaired
+    draft) would repeat what the customer was just told."""
     action_claims: list[ActionClaim] = Field(default_factory=list)
     edit_in_place: list[GuardCode] = Field(default_factory=list)
     min_edited_words: int = Field(default=5, ge=1)
     min_capability_grounding: float = Field(default=0.5, ge=0.0, le=1.0)
     """Share of a capability statement's content words that this turn's facts or
     the conversation must contain (rules.guards.capability)."""
-
-    @field_validator("reask_patterns")
-    @classmethod
-    def _patterns(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
-        check_profile_fields(list(value))
-        for patterns in value.values():
-            for pattern in patterns:
-                check_regex(pattern)
-        return value

@@ -31,6 +31,10 @@ class KBSettings(Strict):
     """The KB directory; None: the bundled kb/data."""
     top_k: int = Field(ge=1, le=20)
     min_score: float = Field(ge=0.0, le=1.0)
+    relevant_score: float = Field(default=0.55, ge=0.0, le=1.0)
+    """The score the best hit must reach for the KB to answer the question at
+    all; below it the hits are noise and the answer says it will check
+    (calibrated by bench/kb_relevance.py)."""
     cache_dir: str
     """The index cache directory (absolute once loaded); "" turns the cache off."""
     # Ranking bonus (fraction) for sections of the current phase's categories.

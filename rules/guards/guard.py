@@ -24,8 +24,10 @@ from rules.guards.figures import AllowedFigures, allowed_figures
 from rules.guards.language import foreign_words
 from rules.guards.lemmas import Sources, content_lemmas
 from rules.guards.money import percents, priced_amounts
+from rules.guards.reask import reasks_known
 from rules.guards.repair import clauses_of, join_clauses
-from rules.guards.text import WORD, sentences, similarity
+from rules.guards.repetition import repeats
+from rules.guards.text import WORD, sentences
 from rules.profile import is_empty
 
 _GREETING = re.compile(
@@ -103,10 +105,6 @@ class Guard:
 
     def __init__(self, cfg: GuardSettings):
         self.cfg = cfg
-        self._reask = {
-            name: [re.compile(p, re.IGNORECASE) for p in patterns]
-            for name, patterns in cfg.reask_patterns.items()
-        }
         self._claims = [
             (re.compile(c.pattern, re.IGNORECASE), c.requires) for c in cfg.action_claims
         ]
@@ -135,10 +133,7 @@ class Guard:
 
     def reasks(self, sentence: str, profile: Mapping[str, Any]) -> bool:
         """Whether `sentence` asks again for a field the profile already has."""
-        return any(
-            not is_empty(profile.get(name)) and any(p.search(sentence) for p in patterns)
-            for name, patterns in self._reask.items()
-        )
+        return reasks_known(sentence, profile)
 
     def _false_claim(self, sentence: str, profile: Mapping[str, Any]) -> bool:
         return any(
@@ -223,9 +218,7 @@ class Guard:
             codes.append("too_long")
         if data.unanswerable and not _WILL_CHECK.search(text):
             codes.append("ungrounded_answer")
-        if any(
-            similarity(text, old) >= self.cfg.repeat_similarity for old in data.previous_answers
-        ):
+        if repeats(text, data.previous_answers, self.cfg.repeat_similarity):
             codes.append("repeated_answer")
         return codes
 

@@ -8,8 +8,10 @@ from core.text.contacts import (
     extract_contacts,
     find_emails,
     find_iins,
+    find_invalid_iins,
     find_phones,
     iin_is_valid,
+    mask_contacts,
 )
 
 
@@ -93,3 +95,25 @@ def test_emails() -> None:
 def test_extract_contacts_takes_the_first_of_each() -> None:
     fields = extract_contacts(f"Айгуль, 8 777 111 22 33, {VALID_IIN}, a@b.kz")
     assert fields == {"phone": "77771112233", "iin": VALID_IIN, "email": "a@b.kz"}
+
+
+def test_money_is_not_a_phone() -> None:
+    assert find_phones("оборот 7 000 000 000 тенге в год") == []
+
+
+def test_numbers_outside_the_allocated_ranges_are_not_phones() -> None:
+    assert find_phones("+7 100 123 45 67") == []
+    assert find_phones("8 000 000 00 00") == []
+
+
+def test_mistyped_iins_are_found() -> None:
+    broken = VALID_IIN[:-1] + str((int(VALID_IIN[-1]) + 1) % 10)
+    assert find_invalid_iins(f"мой иин {broken}") == [broken]
+    assert find_invalid_iins(f"мой иин {VALID_IIN}") == []
+
+
+def test_masking_hides_every_contact() -> None:
+    broken = VALID_IIN[:-1] + str((int(VALID_IIN[-1]) + 1) % 10)
+    text = f"Айгуль, 8 (701) 555-44-33, ИИН {VALID_IIN}, старый {broken}, a@b.kz"
+    masked = mask_contacts(text)
+    assert masked == "Айгуль, [телефон], ИИН [ИИН], старый [ИИН с ошибкой], [e-mail]"

@@ -69,8 +69,24 @@ def test_invalid_value_names_the_key(tmp_path: Path, change: dict, key: str) -> 
 
 
 def test_invalid_regex_in_guards_is_reported(tmp_path: Path) -> None:
-    path = write_settings(tmp_path, guards__reask_patterns={"city": ["(unclosed"]})
+    path = write_settings(tmp_path, guards__action_claims=[{"pattern": "(unclosed"}])
+    with pytest.raises(SettingsError, match=r"guards\.action_claims"):
+        load_settings(path)
+
+
+def test_reask_patterns_are_gone(tmp_path: Path) -> None:
+    # Re-asked fields are recognised by meaning (rules.guards.reask); a settings
+    # file still carrying the old phrase list is told so instead of ignored.
+    path = write_settings(tmp_path, guards__reask_patterns={"city": ["город"]})
     with pytest.raises(SettingsError, match=r"guards\.reask_patterns"):
+        load_settings(path)
+
+
+def test_every_requested_outcome_has_requirements(tmp_path: Path) -> None:
+    path = write_settings(
+        tmp_path, flow__outcome_requirements={"payment_ready": ["contact", "city"]}
+    )
+    with pytest.raises(SettingsError, match=r"trial_requested"):
         load_settings(path)
 
 

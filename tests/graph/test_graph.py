@@ -490,3 +490,67 @@ async def test_the_stub_also_streams_tokens_like_ollama(stub, settings) -> None:
     assert message.content == reply
     assert stub.chat_requests()[-1].get("stream", True) is True
     assert len(stub.lines({"stream": True}, reply)) > 2, "the reply arrives in several lines"
+
+
+async def test_contacts_are_masked_in_every_prompt(stub, graph, services) -> None:
+    stub.push(
+        analysis("share_contacts", profile={"contact_name": "Алия"}),
+        "Спасибо, Алия! Какой у вас бизнес?",
+        analysis("business_info", profile={"business_type": "кафе"}),
+        "Понятно, спасибо.",
+    )
+    await turn(graph, services, "Алия, 8 701 555 44 33, жду звонка после обеда")
+    await turn(graph, services, "У нас кафе")
+    analysis_call, answer_call = stub.chat_requests()[-2:]
+    shown = json.dumps([analysis_call, answer_call], ensure_ascii=False)
+    assert "555 44 33" not in shown and "7015554433" not in shown
+    assert "[телефон]" in shown
+
+
+async def test_a_mistyped_iin_is_asked_to_be_checked(stub, graph, services) -> None:
+    stub.push(
+        analysis("share_contacts", profile={"contact_name": "Алия"}),
+        "Спасибо, Алия! Передам ваш ИИН менеджеру.",
+    )
+    result = await turn(graph, services, "Алия, ИИН 950615400129")
+    prompt = system_prompt(stub.chat_requests()[-1])
+    assert "не проходит проверку" in prompt
+    assert "iin" not in result.profile
+    assert "Проверьте, пожалуйста, ИИН" in result.answer
+    assert "Передам ваш ИИН" not in result.answer
+
+
+async def test_a_trial_request_is_confirmed_as_a_trial(stub, graph, services) -> None:
+    stub.push(
+        analysis("trial_request", next_phase="trial_requested"),
+        "Подскажите номер телефона, чтобы менеджер открыл тестовый доступ?",
+    )
+    waiting = await turn(graph, services, "Можно сначала тестовый период?")
+    assert (waiting.phase, waiting.outcome) == ("closing", None)
+    prompt = system_prompt(stub.chat_requests()[-1])
+    assert "Клиент просит: тестовый доступ" in prompt
+    assert "видеодемонстрац" not in prompt
+
+    stub.push(
+        analysis("product_question", search_query="мобильное приложение", next_phase="closing"),
+        "Да, мобильное приложение есть.",
+    )
+    asked = await turn(graph, services, "А приложение на телефон есть?")
+    assert asked.phase == "presentation"
+    prompt = system_prompt(stub.chat_requests()[-1])
+    assert "Раньше клиент попросил: тестовый доступ" in prompt
+
+
+async def test_questions_after_a_handoff_are_answered(stub, graph, services) -> None:
+    stub.push(analysis("human_request"))
+    first = await turn(graph, services, "Позовите человека")
+    stub.push(
+        analysis("price_question", search_query="цена тарифов Wipon"),
+        "Тариф Standard — 220 000 ₸ в год.",
+    )
+    question = await turn(graph, services, "А сколько стоят тарифы?")
+    assert first.handoff and question.handoff and question.phase == "handoff"
+    assert question.llm_calls == 2 and question.answer != first.answer
+    stub.push(analysis("human_request", frustrated=True))
+    again = await turn(graph, services, "Где менеджер?")
+    assert again.llm_calls == 1 and again.answer != first.answer

@@ -6,7 +6,9 @@ from graph.routing import route_after_guard, route_after_intent, route_after_ret
 
 
 def test_routers() -> None:
-    assert route_after_intent({"handoff": True}) == "handoff"
+    assert route_after_intent({"handoff": True, "work": {"handoff_notice": True}}) == "handoff"
+    # Handed off already: a question is still answered.
+    assert route_after_intent({"handoff": True, "work": {"handoff_notice": False}}) == "retrieve"
     assert route_after_intent({"handoff": False}) == "retrieve"
     assert route_after_retrieve({"work": {"intent": "objection"}}) == "objection"
     assert route_after_retrieve({"work": {"intent": "refusal"}}) == "objection"

@@ -66,3 +66,13 @@ def test_bare_contacts(text: str, name: str | None) -> None:
 )
 def test_messages_that_say_more_are_not_bare_contacts(text: str) -> None:
     assert bare_contact(text) is None
+
+
+def test_a_mistyped_iin_is_asked_to_be_checked() -> None:
+    from rules.contacts import with_iin_check_request
+    from rules.prompts import INVALID_IIN_ANSWER
+
+    passed_on = with_iin_check_request("Спасибо! Передам ваш ИИН менеджеру. Какой у вас город?")
+    assert passed_on == f"Спасибо! {INVALID_IIN_ANSWER} Какой у вас город?"
+    asked = "Спасибо! Проверьте, пожалуйста, ИИН: в нём ошибка."
+    assert with_iin_check_request(asked) == asked
