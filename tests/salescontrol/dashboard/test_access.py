@@ -37,13 +37,13 @@ def _walk(router: Any, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
 
 def dashboard_routes(ingest: Ingest) -> list[tuple[str, str]]:
     """(method, path with its parameters filled) of every dashboard route."""
-    found = []
+    found: list[tuple[str, str]] = []
     for path, route in _walk(ingest.app.router):
         if path.startswith(("/api/", "/internal/")) or path in PUBLIC:
             continue
         for name in route.param_convertors:
             path = path.replace("{" + name + "}", str(uuid.uuid4()))
-        found.extend((method, path) for method in sorted(route.methods - {"HEAD"}))
+        found.extend((method, path) for method in sorted((route.methods or set()) - {"HEAD"}))
     return found
 
 
