@@ -81,9 +81,12 @@ def dialogues_shown(page: Any) -> int:
 
 
 def wait_for_dialogues(page: Any, expected: int, timeout_s: float) -> None:
+    """Until the KPI shows `expected` and htmx has settled the swap (a change made
+    before the swapped-in form is set up would go unnoticed)."""
     page.wait_for_function(
         "n => Number(document.querySelector('.kpi[data-kpi=\"1\"] .value')"
-        ".textContent.replace(/\\D/g, '')) === n",
+        ".textContent.replace(/\\D/g, '')) === n"
+        " && !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')",
         arg=expected,
         timeout=timeout_s * 1000,
     )
