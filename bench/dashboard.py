@@ -44,6 +44,7 @@ from bench.dashboard_fill import CATEGORIES, Fill, fill
 from bench.harness import cleanup, print_result, summary, tmpdir
 from salescontrol.accounts import add_user
 from salescontrol.db.embedded import create_database
+from salescontrol.db.migrate import upgrade
 from tests.salescontrol.pg import TEMPLATE, Cluster
 from tests.salescontrol.server import IngestProcess
 
@@ -216,6 +217,9 @@ async def prepare(cluster: Cluster, args: argparse.Namespace) -> tuple[str, Fill
         finally:
             await conn.close()
         if count == args.dialogues:
+            # An earlier run's database: brought to the current schema, as a
+            # production database would be.
+            await asyncio.to_thread(upgrade, url)
             return url, None
         await cluster.drop(url)
     url = await create_database(cluster.server, DATABASE, template=TEMPLATE)

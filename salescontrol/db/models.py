@@ -13,13 +13,14 @@ into a local day and hour when it is shown or counted.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Double,
     ForeignKey,
@@ -27,6 +28,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     Text,
     Time,
     UniqueConstraint,
@@ -392,3 +394,47 @@ class Review(Base):
     resolved_by: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="RESTRICT")
     )
+
+
+class DialogueStat(Base):
+    """The overview's counts per register, local day and local hour (the point's
+    zone), kept by triggers on dialogues, analyses and points (migration 0004):
+    nothing in Python writes them."""
+
+    __tablename__ = "dialogue_stats"
+    __table_args__ = (Index("dialogue_stats_day", "day"),)
+
+    register_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("registers.id", ondelete="CASCADE"), primary_key=True
+    )
+    point_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("points.id", ondelete="CASCADE"), nullable=False
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    hour: Mapped[int] = mapped_column(SmallInteger, primary_key=True)
+    dialogues: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    analysed: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    """With a current analysis of status `done`."""
+    skipped: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    attempted: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    accepted: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    quality_sum: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+
+
+class CategoryStat(Base):
+    """Upsell offers per register, local day and category (of attempted, analysed
+    dialogues), and how many were accepted; kept by the same triggers."""
+
+    __tablename__ = "category_stats"
+    __table_args__ = (Index("category_stats_day", "day"),)
+
+    register_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("registers.id", ondelete="CASCADE"), primary_key=True
+    )
+    point_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("points.id", ondelete="CASCADE"), nullable=False
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    category: Mapped[str] = mapped_column(Text, primary_key=True)
+    offers: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")
+    accepted: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0")

@@ -7,9 +7,10 @@ judged by its current analysis: one with status `done` counts in the rates; a
 `skipped` one (too little speech) or one not analysed yet counts as a dialogue only.
 
 Two queries whatever the period: the points and registers (names and filters), and
-the figures — the period's and the previous one's dialogues read once, from the
-dialogues' time bound (see periods.Period.contains) to the current analysis by its
-partial unique index, and counted in every grouping at once (GROUPING SETS).
+the figures — read from the counts the database keeps per register, local day and
+local hour (`dialogue_stats`, `category_stats`, migration 0004's triggers), so a
+90-day overview sums a few thousand rows, not 100,000 dialogues; the period and the
+previous one at once, in every grouping the page shows (GROUPING SETS).
 """
 
 from __future__ import annotations
@@ -22,15 +23,14 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Select,
-    and_,
     func,
     select,
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from salescontrol.dashboard.periods import Period, local_date, local_hour
-from salescontrol.db.models import Analysis, Dialogue, Point, Register
+from salescontrol.dashboard.periods import Period
+from salescontrol.db.models import CategoryStat, DialogueStat, Point, Register
 
 HOURS = range(24)
 
@@ -109,12 +109,13 @@ class Scope:
     point_id: uuid.UUID | None = None
     register_id: uuid.UUID | None = None
 
-    def where(self, period: Period | None = None) -> list[ColumnElement[bool]]:
-        conditions = [(period or self.period).contains(Dialogue.started_at, Point.timezone)]
+    def where(self, table: Any, first: date) -> list[ColumnElement[bool]]:
+        """Rows of a stats table from `first` to the period's last day, in scope."""
+        conditions = [table.day >= first, table.day <= self.period.last]
         if self.point_id is not None:
-            conditions.append(Dialogue.point_id == self.point_id)
+            conditions.append(table.point_id == self.point_id)
         if self.register_id is not None:
-            conditions.append(Dialogue.register_id == self.register_id)
+            conditions.append(table.register_id == self.register_id)
         return conditions
 
 
@@ -143,20 +144,6 @@ class Overview:
     places: Places = field(repr=False)
 
 
-def _figures_columns(seen: Any) -> list[Any]:
-    """The counts of `Figures` over rows with the analysis' columns."""
-    done = seen.status == "done"
-    attempted = and_(done, seen.attempted == "yes")
-    return [
-        func.count().label("dialogues"),
-        func.count().filter(done).label("analysed"),
-        func.count().filter(seen.status == "skipped").label("skipped"),
-        func.count().filter(attempted).label("attempted"),
-        func.count().filter(attempted, seen.customer_reaction == "accepted").label("accepted"),
-        func.coalesce(func.sum(seen.quality).filter(done), 0).label("quality_sum"),
-    ]
-
-
 def _figures(row: Any) -> Figures:
     return Figures(
         row.dialogues, row.analysed, row.skipped, row.attempted, row.accepted, row.quality_sum
@@ -164,42 +151,43 @@ def _figures(row: Any) -> Figures:
 
 
 def _statement(scope: Scope) -> Select[Any]:
-    """One pass over the dialogues of the period and of the previous one, each with
-    its point's zone and its current analysis (the costly part: a lookup per
-    dialogue), counted at once in every grouping the page shows. Each grouping
-    set carries `now` (the period, or the previous one); categories are counted
-    per distinct array of them and unnested by the caller, which a hash of a few
-    dozen arrays does faster than an unnest of every row."""
-    period = scope.period
-    zone = Point.timezone
-    now = Dialogue.started_at >= period.start(zone)
-    day = local_date(Dialogue.started_at, zone)
-    hour = local_hour(Dialogue.started_at, zone)
+    """The period's and the previous period's counts (`now` tells them apart),
+    summed at once in every grouping the page shows."""
+    stat = DialogueStat
+    now = stat.day >= scope.period.first
+    sums = [
+        func.sum(getattr(stat, name)).label(name)
+        for name in ("dialogues", "analysed", "skipped", "attempted", "accepted", "quality_sum")
+    ]
     return (
-        select(
-            now.label("now"),
-            day.label("day"),
-            hour.label("hour"),
-            Dialogue.point_id,
-            Dialogue.register_id,
-            Point.business,
-            Analysis.categories,
-            *_figures_columns(Analysis),
-        )
-        .select_from(Dialogue)
-        .join(Point, Point.id == Dialogue.point_id)
-        .outerjoin(Analysis, and_(Analysis.dialogue_id == Dialogue.id, Analysis.current))
-        .where(*scope.where(Period(period.previous().first, period.last)))
+        select(now.label("now"), stat.day, stat.hour, stat.point_id, stat.register_id, *sums)
+        .where(*scope.where(stat, scope.period.previous().first))
         .group_by(
             func.grouping_sets(
                 tuple_(now),
-                tuple_(now, day),
-                tuple_(now, hour),
-                tuple_(now, Dialogue.point_id),
-                tuple_(now, Dialogue.register_id),
-                tuple_(now, Point.business, Analysis.categories),
+                tuple_(now, stat.day),
+                tuple_(now, stat.hour),
+                tuple_(now, stat.point_id),
+                tuple_(now, stat.register_id),
             )
         )
+    )
+
+
+def _categories(scope: Scope) -> Select[str, str, int, int]:
+    """The period's offers and acceptances per kind of shop and category."""
+    stat = CategoryStat
+    return (
+        select(
+            Point.business,
+            stat.category,
+            func.sum(stat.offers).label("offers"),
+            func.sum(stat.accepted).label("accepted"),
+        )
+        .join(Point, Point.id == stat.point_id)
+        .where(*scope.where(stat, scope.period.first))
+        .group_by(Point.business, stat.category)
+        .having(func.sum(stat.offers) > 0)
     )
 
 
@@ -235,17 +223,11 @@ async def overview(db: AsyncSession, scope: Scope, known: Places | None = None) 
         categories=[],
         places=known,
     )
-    offers: dict[tuple[str, str], list[int]] = {}
     # No key column is ever null, so a row's one non-null key (after `now`) names
     # its grouping set; none at all: the totals.
     for row in (await db.execute(_statement(scope))).all():
         figures = _figures(row)
-        if row.business is not None:
-            for code in row.categories if row.now and figures.attempted else ():
-                counts = offers.setdefault((row.business, code), [0, 0])
-                counts[0] += figures.attempted
-                counts[1] += figures.accepted
-        elif (row.day, row.hour, row.point_id, row.register_id) == (None,) * 4:
+        if (row.day, row.hour, row.point_id, row.register_id) == (None,) * 4:
             if row.now:
                 seen.total = figures
             else:
@@ -260,6 +242,9 @@ async def overview(db: AsyncSession, scope: Scope, known: Places | None = None) 
             seen.by_point[row.point_id] = figures
         else:
             seen.by_register[row.register_id] = figures
-    seen.categories = [CategoryCount(b, code, n, ok) for (b, code), (n, ok) in offers.items()]
+    seen.categories = [
+        CategoryCount(row.business, row.category, row.offers, row.accepted)
+        for row in (await db.execute(_categories(scope))).all()
+    ]
     seen.categories.sort(key=lambda c: (-c.offers, c.code, c.business))
     return seen
