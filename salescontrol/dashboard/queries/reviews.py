@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, get_args
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -273,18 +273,29 @@ class ReviewedPage:
 
 def _latest(period: Period, status: str | None) -> Select[Any]:
     """The id of each dialogue's latest review, for the dialogues of the period
-    (by their local day) whose latest review has `status` (None: any)."""
+    (by their local day) whose latest review has `status` (None: any).
+
+    Reviews are few (a person's work) and dialogues many: the latest reviews come
+    first, and each one's dialogue is looked up by its key (LATERAL) — otherwise
+    the planner reads every dialogue of a long period to find the reviewed ones."""
     latest = (
-        select(func.max(Review.id).label("id"))
-        .join(Dialogue, Dialogue.id == Review.dialogue_id)
-        .join(Point, Point.id == Dialogue.point_id)
-        .where(period.contains(Dialogue.started_at, Point.timezone))
+        select(Review.dialogue_id, func.max(Review.id).label("id"))
         .group_by(Review.dialogue_id)
         .subquery()
     )
-    chosen = select(Review.id).join(latest, latest.c.id == Review.id)
+    in_period = (
+        select(Dialogue.id)
+        .join(Point, Point.id == Dialogue.point_id)
+        .where(Dialogue.id == latest.c.dialogue_id)
+        .where(period.contains(Dialogue.started_at, Point.timezone))
+        # One row by the key anyway; the LIMIT keeps PostgreSQL from flattening
+        # the lookup back into a join over the whole period.
+        .limit(1)
+        .lateral()
+    )
+    chosen = select(latest.c.id).select_from(latest).join(in_period, true())
     if status is not None:
-        chosen = chosen.where(Review.status == status)
+        chosen = chosen.join(Review, Review.id == latest.c.id).where(Review.status == status)
     return chosen
 
 
