@@ -70,6 +70,12 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
     }
 
 
+@pytest.fixture(scope="session")
+def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
+    # As the shops' managers see it: Russian dates in the date inputs, Almaty's clock.
+    return {**browser_context_args, "locale": "ru-RU", "timezone_id": "Asia/Almaty"}
+
+
 @pytest.fixture
 def login(site: Site) -> Callable[..., Any]:
     """Log a Playwright page in as `admin` or `viewer`; returns the page."""
