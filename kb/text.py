@@ -19,7 +19,7 @@ from bm25s.stopwords import STOPWORDS_RUSSIAN
 from core.text.morph import morph
 from kb.synonyms import ALIASES, PRO_CONTEXT
 
-ANALYZER_VERSION = "3"
+ANALYZER_VERSION = "4"
 """Bump when tokenization code changes; word lists are fingerprinted on their own."""
 
 # Kazakh Cyrillic adds nine letters to the Russian alphabet. Customers here write
@@ -76,7 +76,16 @@ _FILLER = {
     "me", "i", "we", "it", "with", "without", "from", "by", "at", "as", "vs", "per", "about",
     "this", "that", "there", "if", "no", "not", "yes",
 }  # fmt: skip
-STOPWORDS: frozenset[str] = frozenset(w.replace("ё", "е") for w in (*STOPWORDS_RUSSIAN, *_FILLER))
+# Words of the generic stop list that carry a question's meaning, kept as terms:
+# absence and prohibition ("без интернета", "нельзя вернуть", "нет сканера"),
+# numerals ("на две точки") and comparatives ("что лучше"). A bare "не" stays a
+# stop-word: it is in most of the KB's lines and measured as a loss on its own.
+MEANINGFUL: frozenset[str] = frozenset(
+    {"без", "нет", "нельзя", "ни", "один", "два", "три", "больше", "более", "лучше"}
+)
+STOPWORDS: frozenset[str] = (
+    frozenset(w.replace("ё", "е") for w in (*STOPWORDS_RUSSIAN, *_FILLER)) - MEANINGFUL
+)
 
 
 def analyzer_fingerprint() -> str:

@@ -63,6 +63,17 @@ def test_stop_words_fillers_and_zeros_are_not_content() -> None:
     assert content("12 000 ₸") == ["12"]
 
 
+def test_absence_numerals_and_comparatives_are_content() -> None:
+    # "без" and "нет" are what tells "работает без интернета" from "работает
+    # через интернет"; the number of shops and "лучше" carry the question too.
+    assert content("работает без интернета") == ["работать", "без", "интернет"]
+    assert content("нет сканера") == ["нет", "сканер"]
+    assert content("на две точки") == ["два", "точка"]
+    assert content("что лучше") == ["хороший"]
+    # A bare "не" stays a stop-word (it is in most lines of the KB).
+    assert content("не работает") == ["работать"]
+
+
 def test_lemmas_are_cached_per_token() -> None:
     lemma.cache_clear()
     index_terms("касса касса кассы")
