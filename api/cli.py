@@ -1,5 +1,5 @@
 """The `salesbot` command line: serve, chat, openapi, kb check/index/eval, dialogues
-record.
+record/score/score-diff (the live-model scorecard: tests/support/dialogues/cli.py).
 
 Each subcommand lives with the code it drives; this module only assembles them.
 `dialogues` is a developer's command: the replay harness lives in the test tree
@@ -47,7 +47,7 @@ def _build_parser() -> argparse.ArgumentParser:
     kb_commands.add_parsers(sub)
     dialogues = sub.add_parser(
         "dialogues",
-        help="record a dialogue's LLM replies against a live Ollama (development checkout)",
+        help="record dialogues or score a live model on them (development checkout)",
         add_help=False,
     )
     dialogues.add_argument("dialogue_args", nargs=argparse.REMAINDER)

@@ -6,8 +6,10 @@ Ollama-protocol server serving the recorded replies (`replay`), checks each step
 (`checker`) and reports a failure as a diff (`report`). The recorder plays the
 same lines against a live Ollama through a proxy that keeps every reply
 (`recorder`) and writes what it saw as draft assertions (`yaml_io`);
-`salesbot dialogues record` is its command line (`cli`). The pytest collector is
-tests/dialogues/conftest.py.
+`salesbot dialogues record` is its command line (`cli`). The scorecard
+(`scoring`, `salesbot dialogues score`) plays the same lines against a live
+model and reports what each turn cost and what the guard found. The pytest
+collector is tests/dialogues/conftest.py.
 """
 
 from tests.support.dialogues.checker import Mismatch, check_step

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,8 @@ class Observation:
     returning: bool = False
     llm_calls: int = 0
     stored_profile: dict[str, Any] | None = None
+    latency_s: float = 0.0
+    """From sending the message to the HTTP answer (the state read after it not included)."""
 
     def summary(self) -> str:
         meta = self.meta
@@ -129,6 +132,7 @@ class DialogueService:
         self, dialogue: Dialogue, text: str, timestamp_ms: int, *, stored_profile: bool = False
     ) -> Observation:
         user_id = dialogue.customer_id()
+        started = time.perf_counter()
         response = await self.http.post(
             "/api/v1/process",
             json={
@@ -140,6 +144,7 @@ class DialogueService:
             headers=self.auth,
         )
         observed = Observation(status=response.status_code)
+        observed.latency_s = time.perf_counter() - started
         if response.status_code == 200:
             payload = response.json()
             observed.answer = payload["answer"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,6 +28,7 @@ from tests.support.dialogues.format import (
     Step,
     StepAssert,
 )
+from tests.support.dialogues.usage import CallUsage
 from tests.support.dialogues.yaml_io import save_cassette, save_dialogue
 
 
@@ -36,6 +38,8 @@ class RecordedCall:
     """The call asked for JSON (Ollama's `format`): the intent analysis or its repair."""
     content: str
     """The reply's concatenated `message.content`, as the model wrote it."""
+    usage: CallUsage | None = None
+    """Tokens and timings from the reply's last line (None: the reply had none)."""
 
     def as_reply(self) -> Reply:
         if self.structured:
@@ -49,7 +53,8 @@ class RecordedCall:
 
 
 class RecordingProxy:
-    """Ollama's HTTP API forwarded to a live server on 127.0.0.1, keeping every chat reply.
+    """Ollama's HTTP API forwarded to a live server on 127.0.0.1, keeping every chat
+    reply with the token counts and timings Ollama reported for it.
 
     Streamed NDJSON passes through line by line as it arrives, so the service sees
     the same stream (and the same timings) it would see talking to Ollama directly.
@@ -107,6 +112,7 @@ class RecordingProxy:
                 self._forward("HEAD")
 
             def _forward(self, method: str) -> None:
+                started = time.perf_counter()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 is_chat = self.path.split("?")[0] == "/api/chat" and method == "POST"
@@ -121,7 +127,7 @@ class RecordingProxy:
                                 self.send_header(name, upstream.headers[name])
                         self.end_headers()
                         if is_chat and upstream.status_code == 200:
-                            self._relay_chat(upstream, body)
+                            self._relay_chat(upstream, body, started)
                         else:
                             data = b"".join(upstream.iter_bytes())
                             self.wfile.write(data)
@@ -133,12 +139,15 @@ class RecordingProxy:
                     self.send_response(502)
                     self.end_headers()
 
-            def _relay_chat(self, upstream: httpx.Response, request_body: bytes) -> None:
+            def _relay_chat(
+                self, upstream: httpx.Response, request_body: bytes, started: float
+            ) -> None:
                 try:
                     request = json.loads(request_body or b"{}")
                 except ValueError:
                     request = {}
                 parts: list[str] = []
+                last: dict[str, Any] | None = None
                 for line in upstream.iter_lines():
                     if not line:
                         continue
@@ -150,7 +159,11 @@ class RecordingProxy:
                         continue
                     message = chunk.get("message") or {}
                     parts.append(str(message.get("content") or ""))
-                proxy._keep(RecordedCall(bool(request.get("format")), "".join(parts)), None)
+                    if chunk.get("done"):
+                        last = chunk
+                usage = CallUsage.of(last, time.perf_counter() - started) if last else None
+                call = RecordedCall(bool(request.get("format")), "".join(parts), usage)
+                proxy._keep(call, None)
 
         return Handler
 

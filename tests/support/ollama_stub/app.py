@@ -122,6 +122,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=11434)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
     parser.add_argument("--model", action="append", help="model names to advertise")
+    parser.add_argument(
+        "--tokens-per-s",
+        type=float,
+        help="the generation speed the replies' timings report (default: instant)",
+    )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--demo",
@@ -150,7 +155,12 @@ def main(argv: list[str] | None = None) -> None:
         fallback = demo_reply
     else:
         fallback = searching_reply if args.search else canned_reply
-    stub = OllamaStub(fallback=fallback, delay_s=args.delay, models=args.model or [DEFAULT_MODEL])
+    stub = OllamaStub(
+        fallback=fallback,
+        delay_s=args.delay,
+        models=args.model or [DEFAULT_MODEL],
+        tokens_per_s=args.tokens_per_s,
+    )
     sock = _bind(args.port)
     mode = "demo" if args.demo else "search" if args.search else "canned"
     print(f"ollama stub ({mode} replies) listening on http://127.0.0.1:{args.port}", flush=True)

@@ -39,15 +39,30 @@ def chunk(model: str, text: str, *, done: bool) -> dict[str, Any]:
     }
 
 
-def done(model: str, text: str, request: dict[str, Any], content: str) -> dict[str, Any]:
+def done(
+    model: str,
+    text: str,
+    request: dict[str, Any],
+    content: str,
+    *,
+    tokens_per_s: float | None = None,
+    extra_s: float = 0.0,
+) -> dict[str, Any]:
+    """The last line of a reply, with Ollama's token counts and timings (in ns).
+
+    Without `tokens_per_s` every duration is 1 ns (an instant model); with it,
+    generating the reply takes its tokens at that rate, and `extra_s` (a delay the
+    stub played) counts into the total as a model's queueing would."""
     prompt = "".join(str(m.get("content", "")) for m in request.get("messages", []))
+    completion = estimate_tokens(content)
+    eval_ns = round(completion / tokens_per_s * 1e9) if tokens_per_s else 1
     return {
         **chunk(model, text, done=True),
         "done_reason": "stop",
-        "total_duration": 1,
+        "total_duration": 1 + eval_ns + round(extra_s * 1e9),
         "load_duration": 0,
         "prompt_eval_count": estimate_tokens(prompt),
         "prompt_eval_duration": 1,
-        "eval_count": estimate_tokens(content),
-        "eval_duration": 1,
+        "eval_count": completion,
+        "eval_duration": eval_ns,
     }

@@ -53,12 +53,15 @@ class OllamaStub:
         models: Iterable[str] = (DEFAULT_MODEL,),
         port: int = 0,
         chunk_chars: int = 40,
+        tokens_per_s: float | None = None,
     ):
         self.queue: deque[Reply] = deque(replies)
         self.fallback = fallback
         self.delay_s = delay_s
         self.models = list(models)
         self.chunk_chars = chunk_chars
+        self.tokens_per_s = tokens_per_s
+        """The generation speed the replies' timings report (None: instant)."""
         self.requests: list[dict[str, Any]] = []
         self.errors: list[str] = []
         self._lock = threading.Lock()
@@ -125,12 +128,17 @@ class OllamaStub:
         """The NDJSON objects Ollama would send for `content`, in order."""
         model = body.get("model", "")
         if not body.get("stream", True):
-            return [done(model, content, body, content)]
+            return [self._done(model, content, body, content)]
         step = max(1, self.chunk_chars)
         pieces = [
             chunk(model, content[i : i + step], done=False) for i in range(0, len(content), step)
         ]
-        return [*pieces, done(model, "", body, content)]
+        return [*pieces, self._done(model, "", body, content)]
+
+    def _done(self, model: str, text: str, body: dict[str, Any], content: str) -> dict[str, Any]:
+        return done(
+            model, text, body, content, tokens_per_s=self.tokens_per_s, extra_s=self.delay_s
+        )
 
     def start(self) -> OllamaStub:
         self._server = _Server(("127.0.0.1", self._port), self._handler())
