@@ -12,6 +12,7 @@ from tests.support.dialogues.scoring.model import FORMAT
 
 LABEL = 46
 COLUMN = 24
+"""The narrowest value column; a longer value (a model's name) widens both."""
 
 
 class ScoreFileError(ValueError):
@@ -45,9 +46,16 @@ def _delta(a: Any, b: Any) -> str:
     return ""
 
 
-def _row(label: str, a: Any, b: Any, *, delta: bool = True) -> str:
-    change = _delta(a, b) if delta else ""
-    return f"{label:<{LABEL}}{_fmt(a):<{COLUMN}}{_fmt(b):<{COLUMN}}{change}".rstrip()
+Row = tuple[str, str, str, str]
+
+
+def _row(label: str, a: Any, b: Any, *, delta: bool = True) -> Row:
+    return label, _fmt(a), _fmt(b), _delta(a, b) if delta else ""
+
+
+def _table(rows: list[Row]) -> list[str]:
+    width = max([COLUMN - 2, *(len(v) for row in rows for v in row[1:3])]) + 2
+    return [f"{n:<{LABEL}}{a:<{width}}{b:<{width}}{d}".rstrip() for n, a, b, d in rows]
 
 
 Metric = tuple[str, Callable[[Mapping[str, Any]], Any]]
@@ -95,7 +103,7 @@ def _dialogue_changes(a: Mapping[str, Any], b: Mapping[str, Any]) -> list[str]:
 
 def render_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
     ta, tb = a["totals"], b["totals"]
-    lines = [
+    rows = [
         _row("", "A", "B", delta=False),
         _row("model", a["model"], b["model"], delta=False),
         _row("revision", a["revision"], b["revision"], delta=False),
@@ -107,7 +115,7 @@ def render_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
             delta=False,
         ),
     ]
-    lines += [_row(label, pick(ta), pick(tb)) for label, pick in METRICS]
+    rows += [_row(label, pick(ta), pick(tb)) for label, pick in METRICS]
     kinds = sorted(
         {
             *ta["violations_before_per_100_turns"],
@@ -116,10 +124,10 @@ def render_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
             *tb["violations_after_per_100_turns"],
         }
     )
-    lines.append("")
-    lines.append("guard violations per 100 turns (before repair → after):")
+    rows.append(_row("", "", "", delta=False))
+    rows.append(_row("guard violations per 100 turns (before repair → after):", "", ""))
     if not kinds:
-        lines.append("  none in either run")
+        rows.append(_row("  none in either run", "", ""))
     for kind in kinds:
 
         def rates(t: Mapping[str, Any], code: str = kind) -> str:
@@ -127,7 +135,8 @@ def render_diff(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
             after = t["violations_after_per_100_turns"].get(code, 0.0)
             return f"{before:.1f} → {after:.1f}"
 
-        lines.append(_row(f"  {kind}", rates(ta), rates(tb), delta=False))
+        rows.append(_row(f"  {kind}", rates(ta), rates(tb), delta=False))
+    lines = _table(rows)
     changes = _dialogue_changes(a, b)
     if changes:
         lines += ["", "dialogues whose guard result differs (A → B):", *changes]
