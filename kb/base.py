@@ -225,6 +225,8 @@ def open_kb(
         save=lambda index, path: index.save(path),
         load=LexicalIndex.load,
     )
+    # Synonyms apply at query time: a cached index takes the KB's current file.
+    lexical.use_synonyms(content.synonyms)
 
     dense_index: DenseIndex | None = None
     dense_hit = False

@@ -38,7 +38,7 @@ from pathlib import Path
 import bm25s
 import numpy as np
 
-from kb.synonyms import SYNONYM_GROUPS
+from kb.loader import SynonymGroups, bundled_synonyms
 from kb.text import (
     STOPWORDS,
     Term,
@@ -210,20 +210,17 @@ class QueryPosition:
             self.alternatives[term] = weight
 
 
-_PHRASES: dict[tuple[str, ...], list[tuple[str, ...]]] | None = None
+Phrases = dict[tuple[str, ...], list[tuple[str, ...]]]
 
 
-def synonym_phrases() -> dict[tuple[str, ...], list[tuple[str, ...]]]:
+def synonym_phrases(groups: SynonymGroups) -> Phrases:
     """Each synonym phrase (a lemma tuple) → the other phrases of its groups."""
-    global _PHRASES
-    if _PHRASES is None:
-        index: dict[tuple[str, ...], list[tuple[str, ...]]] = {}
-        for group in SYNONYM_GROUPS:
-            phrases = [tuple(lemma(w) for w in member.split()) for member in group]
-            for phrase in phrases:
-                index.setdefault(phrase, []).extend(p for p in phrases if p != phrase)
-        _PHRASES = index
-    return _PHRASES
+    index: Phrases = {}
+    for group in groups:
+        phrases = [tuple(lemma(w) for w in member.split()) for member in group]
+        for phrase in phrases:
+            index.setdefault(phrase, []).extend(p for p in phrases if p != phrase)
+    return index
 
 
 @dataclass
@@ -248,6 +245,7 @@ class LexicalIndex:
         tokens: dict[str, list[list[str]]],
         categories: Sequence[str],
         retrievers: dict[str, bm25s.BM25] | None = None,
+        synonyms: SynonymGroups | None = None,
     ):
         self.tokens = tokens
         self.categories = list(categories)
@@ -263,6 +261,13 @@ class LexicalIndex:
         self._fuzzy = FuzzyVocabulary(self.vocabulary, self.frequency)
         self._presence = self._presence_lists(tokens)
         self._category_prior(tokens, self.categories)
+        self.use_synonyms(bundled_synonyms() if synonyms is None else synonyms)
+
+    def use_synonyms(self, groups: SynonymGroups) -> None:
+        """Set the synonym groups queries are expanded with (query time only: the
+        index does not change, so a cached index takes the KB's current groups)."""
+        self._phrases = synonym_phrases(groups)
+        self._longest_phrase = max((len(p) for p in self._phrases), default=1)
 
     @staticmethod
     def _index_views(tokens: dict[str, list[list[str]]]) -> dict[str, bm25s.BM25]:
@@ -286,8 +291,10 @@ class LexicalIndex:
         return retrievers
 
     @classmethod
-    def build(cls, sections: Sequence[Section]) -> LexicalIndex:
-        return cls(cls.tokenize(sections), [s.category for s in sections])
+    def build(
+        cls, sections: Sequence[Section], synonyms: SynonymGroups | None = None
+    ) -> LexicalIndex:
+        return cls(cls.tokenize(sections), [s.category for s in sections], synonyms=synonyms)
 
     @staticmethod
     def tokenize(sections: Sequence[Section]) -> dict[str, list[list[str]]]:
@@ -395,9 +402,9 @@ class LexicalIndex:
         by_lemma: dict[str, QueryPosition],
         positions: list[QueryPosition],
     ) -> None:
-        phrases = synonym_phrases()
+        phrases = self._phrases
         lemmas = [t.lemma for t in terms]
-        longest = max((len(p) for p in phrases), default=1)
+        longest = self._longest_phrase
         for start in range(len(lemmas)):
             for size in range(longest, 0, -1):
                 phrase = tuple(lemmas[start : start + size])

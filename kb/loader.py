@@ -6,10 +6,16 @@ an editor fixes a broken KB in one pass instead of one error per run. Problems t
 do not make the KB unusable (an unknown key, usually a mis-indented line of facts)
 are warnings. Editor notes ("⚠️ НЕ ПУТАТЬ: …") are cut out of the facts here, so no
 later stage can leak them to the LLM.
+
+Synonyms and abbreviations live beside the sections, in `_synonyms.yaml`
+(`synonyms: [[касса, ккм, …], …]`): the bundled KB's file holds the domain's, and a
+KB directory's own file adds to them, so the people who write the KB extend the
+vocabulary the way they write facts.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -26,6 +32,8 @@ from kb.types import Section
 BUNDLED_KB = Path(__file__).resolve().parent / "data"
 KNOWN_KEYS = frozenset({"topic", "priority", "keywords", "facts"})
 PRIORITY_RANGE = (1, 10)
+SYNONYMS_FILE = "_synonyms.yaml"
+SynonymGroups = tuple[tuple[str, ...], ...]
 
 # A note for KB editors occupies a whole line: a warning sign (with or without
 # the emoji variation selector, after an optional bullet) or a "do not confuse" /
@@ -59,6 +67,7 @@ class KBContent:
     root: Path
     sections: list[Section]
     warnings: list[str] = field(default_factory=list)
+    synonyms: SynonymGroups = ()
 
     @property
     def content_hash(self) -> str:
@@ -155,6 +164,48 @@ def _parse_section(
     )
 
 
+def _parse_synonyms(file: Path, errors: list[str]) -> SynonymGroups:
+    try:
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_YAMLLoader)
+    except yaml.YAMLError as exc:
+        errors.append(yaml_errors.describe(file.name, exc))
+        return ()
+    except (OSError, UnicodeDecodeError) as exc:
+        errors.append(f"{file.name}: cannot read: {exc}")
+        return ()
+    items = data.get("synonyms") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        errors.append(f"{file.name}: missing top-level `synonyms:` list of groups")
+        return ()
+    groups: list[tuple[str, ...]] = []
+    for index, item in enumerate(items, 1):
+        words = [str(w).strip() for w in item] if isinstance(item, list) else []
+        words = [w for w in words if w]
+        if len(words) < 2:
+            errors.append(f"{file.name}: group #{index}: a list of two or more words expected")
+            continue
+        groups.append(tuple(words))
+    return tuple(groups)
+
+
+@functools.cache
+def bundled_synonyms() -> SynonymGroups:
+    """The domain's synonym groups, from the bundled KB's `_synonyms.yaml`."""
+    errors: list[str] = []
+    groups = _parse_synonyms(BUNDLED_KB / SYNONYMS_FILE, errors)
+    if errors:
+        raise KBError(errors)
+    return groups
+
+
+def read_synonyms(root: Path, errors: list[str]) -> SynonymGroups:
+    """The domain's groups plus those of the KB directory's own `_synonyms.yaml`."""
+    own = root / SYNONYMS_FILE
+    if not own.is_file() or own.resolve() == (BUNDLED_KB / SYNONYMS_FILE).resolve():
+        return bundled_synonyms()
+    return bundled_synonyms() + _parse_synonyms(own, errors)
+
+
 def read_kb(path: str | Path) -> KBContent:
     """Load and validate a KB directory; raise `KBError` listing every problem."""
     root = Path(path)
@@ -195,6 +246,7 @@ def read_kb(path: str | Path) -> KBContent:
                 continue
             seen[section.topic] = file.name
             sections.append(section)
+    synonyms = read_synonyms(root, errors)
     if errors:
         raise KBError(errors)
-    return KBContent(root=root, sections=sections, warnings=warnings)
+    return KBContent(root=root, sections=sections, warnings=warnings, synonyms=synonyms)

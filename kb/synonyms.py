@@ -1,4 +1,8 @@
-"""Domain vocabulary of Wipon's market: product-name spellings and synonym groups.
+"""Domain vocabulary of Wipon's market: product-name spellings.
+
+The synonym groups (a query word also finding sections that use another word of
+its group) are in the KB's own files, `_synonyms.yaml` (see `kb.loader`), where the
+people who write the KB can extend them; the spellings here change the index.
 
 Written from knowledge of the domain (Kazakh retail, fiscal law, Wipon's product
 line), not from evaluation questions: customers write product names in Latin or
@@ -92,48 +96,4 @@ ALIASES: dict[str, str] = {
 # it is the Pro tariff or module ("тариф про", "вайпон про").
 PRO_CONTEXT: frozenset[str] = frozenset(
     {"тариф", "комплект", "wipon", "версия", "пакет", "модуль", "лицензия", "касса"}
-)
-
-# Groups of interchangeable terms. A query term also matches the other members of
-# its group, with a lower weight (see `lexical.SYNONYM_WEIGHT`). Multi-word members
-# are lemma sequences and match consecutive query lemmas.
-SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("касса", "ккм", "ккт", "кассовый аппарат", "кассовый"),
-    ("цена", "стоимость", "стоить", "прайс", "расценка", "сколько стоить", "тариф"),
-    ("рассрочка", "кредит", "частями", "оплата частями"),
-    ("скидка", "акция", "промокод", "дисконт", "бонус"),
-    ("бесплатно", "бесплатный", "даром", "free"),
-    ("доставка", "доставить", "привезти", "отправка", "курьер"),
-    ("подключение", "подключить", "установка", "установить", "внедрение"),
-    ("настройка", "настроить"),
-    ("штрих-код", "штрихкод", "баркод"),
-    ("поддержка", "техподдержка", "саппорт", "помощь"),
-    ("интернет", "сеть", "связь"),
-    ("офлайн", "без интернета"),
-    ("телефон", "смартфон", "мобильный"),
-    ("сотрудник", "работник", "персонал", "кассир", "продавец"),
-    ("остаток", "запас"),
-    ("отчет", "отчетность", "аналитика", "статистика"),
-    ("магазин", "точка", "торговая точка", "филиал"),
-    ("возврат", "вернуть"),
-    ("гарантия", "гарантийный"),
-    ("обучение", "обучить", "научить"),
-    ("договор", "контракт"),
-    ("оплата", "оплатить", "платеж"),
-    ("маркировка", "datamatrix", "маркированный"),
-    ("алкоголь", "спиртное", "алко", "акциз", "акцизный"),
-    ("ревизия", "инвентаризация"),
-    ("себестоимость", "закупочный", "закупка"),
-    ("поставщик", "контрагент"),
-    ("ип", "предприниматель"),
-    ("налог", "налоговый"),
-    ("упрощенка", "упрощенный"),
-    ("моноблок", "pos-терминал", "сенсорный"),
-    ("весы", "весовой"),
-    ("принтер", "печать", "распечатать"),
-    ("город", "регион", "область"),
-    ("сбой", "ошибка", "поломка", "не работать"),
-    ("приложение", "мобильный"),
-    ("компьютер", "пк", "ноутбук"),
-    ("маркетплейс", "kaspi", "halyk"),
 )

@@ -163,3 +163,30 @@ def test_content_hash_ignores_formatting_but_not_content(tmp_path: Path) -> None
         for name, text in (("a", plain), ("b", commented), ("c", changed))
     ]
     assert hashes[0] == hashes[1] != hashes[2]
+
+
+def test_synonyms_come_from_the_bundled_file_and_the_kb_adds_its_own(tmp_path: Path) -> None:
+    from kb.loader import bundled_synonyms
+
+    domain = bundled_synonyms()
+    assert any("снр" in group for group in domain)  # tax-regime abbreviations
+    plain = write_kb(tmp_path / "plain", {"faq.yaml": f"sections:\n{section()}"})
+    assert read_kb(plain).synonyms == domain
+    own = write_kb(
+        tmp_path / "own",
+        {
+            "faq.yaml": f"sections:\n{section()}",
+            "_synonyms.yaml": "synonyms:\n  - [касса, кассовый аппарат]\n  - [лоток, поддон]\n",
+        },
+    )
+    assert read_kb(own).synonyms == (*domain, ("касса", "кассовый аппарат"), ("лоток", "поддон"))
+
+
+def test_a_broken_synonyms_file_is_reported_with_the_sections_errors(tmp_path: Path) -> None:
+    root = write_kb(
+        tmp_path / "kb",
+        {"faq.yaml": f"sections:\n{section()}", "_synonyms.yaml": "synonyms:\n  - [одно]\n"},
+    )
+    assert errors_of(root) == ["_synonyms.yaml: group #1: a list of two or more words expected"]
+    (root / "_synonyms.yaml").write_text("groups: []\n", encoding="utf-8")
+    assert errors_of(root) == ["_synonyms.yaml: missing top-level `synonyms:` list of groups"]

@@ -8,7 +8,8 @@ import time
 import pytest
 
 from kb import Hit, KnowledgeBase, Section
-from kb.loader import read_kb
+from kb.lexical import LexicalIndex
+from kb.loader import bundled_synonyms, read_kb
 from tests.support import FIXTURES
 
 FIXTURE = FIXTURES / "kb_good"
@@ -143,3 +144,17 @@ def test_search_takes_milliseconds(kb: KnowledgeBase) -> None:
     for _ in range(50):
         kb.search("сколько стоит доставка сканера в Караганду", 5, ["pricing"])
     assert (time.perf_counter() - started) / 50 < 0.02
+
+
+def test_a_kb_synonym_group_extends_the_query_at_search_time(kb: KnowledgeBase) -> None:
+    sections = read_kb(FIXTURE).sections
+    assert top(kb, "самописец") is None
+    groups = (*bundled_synonyms(), ("самописец", "принтер"))
+    extended = KnowledgeBase(sections, min_score=0.25, lexical=LexicalIndex.build(sections, groups))
+    assert top(extended, "самописец") == "equipment_printer"
+    # A cached index takes the KB's groups without being rebuilt.
+    reused = LexicalIndex.build(sections)
+    reused.use_synonyms(groups)
+    assert top(KnowledgeBase(sections, min_score=0.25, lexical=reused), "самописец") == (
+        "equipment_printer"
+    )
