@@ -19,7 +19,7 @@ from bm25s.stopwords import STOPWORDS_RUSSIAN
 from core.text.morph import morph
 from kb.synonyms import ALIASES, PRO_CONTEXT
 
-ANALYZER_VERSION = "4"
+ANALYZER_VERSION = "5"
 """Bump when tokenization code changes; word lists are fingerprinted on their own."""
 
 # Kazakh Cyrillic adds nine letters to the Russian alphabet. Customers here write
@@ -149,12 +149,15 @@ def is_latin(token: str) -> bool:
 def surface_tokens(text: str) -> list[str]:
     """Word tokens of a text, lower case, ё → е, scripts fixed.
 
-    A hyphenated word yields its parts and then the whole ("онлайн-касса" → онлайн,
-    касса, онлайн-касса); a letters-and-digits code yields its parts too ("xp420b" →
+    A word with a plus yields the word and then the word with it ("Standard+" →
+    standard, standard+). A hyphenated word yields its parts and then the whole
+    ("онлайн-касса" → онлайн, касса, онлайн-касса); a letters-and-digits code yields
+    its parts too ("xp420b" →
     xp420b, xp, 420, b), so "XP 420B" and "XP420B" meet.
     """
     tokens: list[str] = []
-    for match in _TOKEN.finditer(normalize(text)):
+    normal = normalize(text)
+    for match in _TOKEN.finditer(normal):
         word = _fix_script(match.group())
         parts = word.split("-")
         if len(parts) > 1:
@@ -164,6 +167,10 @@ def surface_tokens(text: str) -> list[str]:
             pieces = _LETTER_DIGIT.findall(word)
             if len(pieces) > 1:
                 tokens.extend(pieces)
+        if normal.startswith("+", match.end()) and word.isalpha():
+            # "Standard+" is a product of its own beside "Standard"; a number's
+            # plus ("10+") only means "or more".
+            tokens.append(f"{word}+")
     return tokens
 
 
@@ -173,6 +180,8 @@ def lemma(token: str) -> str:
     alias = ALIASES.get(token)
     if alias is not None:
         return alias
+    if token.endswith("+"):
+        return f"{lemma(token[:-1])}+"
     if token.isdigit() or _CYRILLIC.search(token) is None:
         return token
     if _KAZAKH_LETTER.search(token):

@@ -74,6 +74,14 @@ def test_absence_numerals_and_comparatives_are_content() -> None:
     assert content("не работает") == ["работать"]
 
 
+def test_a_product_plus_is_a_term_of_its_own() -> None:
+    # "Standard+" is another kit than "Standard": both terms, so a question about
+    # the plus prefers the sections that name it; a number's plus is no product.
+    assert content("комплект Standard+") == ["комплект", "standard", "standard+"]
+    assert content("Стандарт+") == ["standard", "standard+"]
+    assert content("10+ точек") == ["10", "точка"]
+
+
 def test_lemmas_are_cached_per_token() -> None:
     lemma.cache_clear()
     index_terms("касса касса кассы")
