@@ -57,6 +57,8 @@ LEXICAL_VERSION = "1"
 
 SYNONYM_WEIGHT = 0.6
 TRANSLIT_WEIGHT = 0.9
+REFLEXIVE_WEIGHT = 0.8
+"""Weight of the base verb a reflexive query verb also stands for."""
 FUZZY_WEIGHT = (1.0, 0.8, 0.6)
 """Weight of a typo correction by edit distance (0, 1, 2)."""
 MIN_FUZZY_LEN = 4
@@ -362,6 +364,7 @@ class LexicalIndex:
                 continue
             position = QueryPosition(term.surface, term.lemma)
             position.add(term.lemma, 1.0)
+            self._add_base_verb(term.lemma, position)
             if term.lemma not in self.vocabulary:
                 self._add_spelling_variants(term, position)
                 if not position.alternatives:
@@ -370,6 +373,16 @@ class LexicalIndex:
             positions.append(position)
         self._add_synonyms(terms, by_lemma, positions)
         return positions
+
+    def _add_base_verb(self, lemma_: str, position: QueryPosition) -> None:
+        """A reflexive verb also stands for its base verb when the KB has it
+        ("как списывается товар" → списывать): a customer writes the passive
+        where the KB writes the active. Not the other way round: a base verb
+        widened to its reflexive measured as a loss on the dev set."""
+        if lemma_.endswith("ся") and len(lemma_) > 5:
+            base = lemma_[:-2]
+            if base in self.vocabulary:
+                position.add(base, REFLEXIVE_WEIGHT)
 
     def _add_spelling_variants(self, term: Term, position: QueryPosition) -> None:
         latin = is_latin(term.surface)

@@ -158,3 +158,17 @@ def test_a_kb_synonym_group_extends_the_query_at_search_time(kb: KnowledgeBase) 
     assert top(KnowledgeBase(sections, min_score=0.25, lexical=reused), "самописец") == (
         "equipment_printer"
     )
+
+
+def test_a_reflexive_query_verb_also_finds_its_base_verb() -> None:
+    sections = [
+        Section("writeoff", "inventory", 5, ("списание",), "Товар списывают в разделе «Склад»."),
+        Section("login", "support", 5, ("вход",), "Кассир входит по ПИН-коду."),
+    ]
+    index = LexicalIndex.build(sections)
+    alternatives = index.expand("как списывается товар")[0].alternatives
+    assert alternatives == {"списываться": 1.0, "списывать": 0.8}
+    # Only towards a base verb the KB has: "учиться" has none here.
+    assert index.expand("учится")[0].alternatives == {"учиться": 1.0}
+    kb = KnowledgeBase(sections, min_score=0.25, lexical=index)
+    assert top(kb, "как списывается товар") == "writeoff"
