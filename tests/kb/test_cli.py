@@ -65,8 +65,13 @@ def test_eval_prints_the_figures_as_the_last_line(
     assert main(["kb", "eval", "--kb", str(GOOD), "--queries", str(queries), "--k", "10"]) == 0
     last = capsys.readouterr().out.strip().splitlines()[-1]
     figures = json.loads(last)
-    assert set(figures) == {"n", "hit@1", "hit@5", "mrr@10", "p50_ms", "p95_ms"}
+    assert set(figures) == {
+        "n", "hit@1", "hit@5", "mrr@10", "answered@1", "answered@5", "multi_topic",
+        "p50_ms", "p95_ms",
+    }  # fmt: skip
     assert figures["n"] == 3
+    # One topic per question: answered@k is hit@k.
+    assert figures["multi_topic"] == 0 and figures["answered@5"] == figures["hit@5"]
     assert figures["hit@1"] >= 2 / 3 - 1e-3 and 0 <= figures["mrr@10"] <= 1
     assert 0 <= figures["p50_ms"] <= figures["p95_ms"]
 
