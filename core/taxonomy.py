@@ -107,6 +107,7 @@ GuardCode = Literal[
     "ungrounded_answer",
     "unfounded_capability",
     "repeated_answer",
+    "false_denial",
 ]
 GUARD_CODES: tuple[GuardCode, ...] = get_args(GuardCode)
 

@@ -19,7 +19,7 @@ from graph.context import TurnContext, services_of
 from graph.state import Fact, SalesState, phase_of, work_of
 from nodes.dialogue import history_before_pending, pending_customer_text
 from rules.contacts import split_media, with_iin_check_request
-from rules.phases import missing_requirements, requested
+from rules.phases import pending_request_fields, requested
 from rules.profile import missing_fields, render_profile
 from rules.prompts import (
     ANSWER_RULES,
@@ -60,11 +60,8 @@ def _request_block(state: SalesState, settings: Settings, phase: str) -> str | N
     request to confirm and the data to ask for; in any other phase, a reminder to
     ask for that data after answering."""
     target = requested(state.get("target_outcome"))
-    if target is None:
-        return None
-    profile = state.get("profile", {})
-    missing = missing_requirements(profile, settings.flow.outcome_requirements[target])
-    if not missing:
+    missing = pending_request_fields(state.get("profile", {}), target, settings.flow)
+    if target is None or not missing:
         return None
     template = REQUEST_BLOCK if phase == "closing" else PENDING_REQUEST_BLOCK
     return template.format(request=REQUEST_LABELS[target], fields=_labels(missing))

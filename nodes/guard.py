@@ -19,8 +19,10 @@ from core.taxonomy import QUESTION_INTENTS
 from graph import metrics
 from graph.context import TurnContext, services_of
 from graph.state import SalesState, TurnWork, deliver, message_text, phase_of, work_of
+from nodes.dialogue import pending_customer_text
 from rules.guards import GuardInput
 from rules.guards.repetition import fresh
+from rules.phases import pending_request_fields
 
 MAX_DRAFTS = 2  # the first draft and one regeneration
 
@@ -30,11 +32,13 @@ async def check_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict
     settings = services.settings
     guard = services.guard
     work = work_of(state)
+    phase = phase_of(state, settings.flow)
+    profile = state.get("profile", {})
     data = GuardInput(
         answer=work.get("draft", ""),
         turn=state.get("turn", 1),
-        phase=phase_of(state, settings.flow),
-        profile=state.get("profile", {}),
+        phase=phase,
+        profile=profile,
         kb_facts=[f["facts"] for f in work.get("kb_facts") or []],
         previous_answers=state.get("answers", []),
         returning=bool(work.get("returning")),
@@ -42,6 +46,8 @@ async def check_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict
         customer=[
             message_text(m) for m in state.get("messages", []) if isinstance(m, HumanMessage)
         ],
+        message=pending_customer_text(state.get("messages", [])),
+        wanted=pending_request_fields(profile, state.get("target_outcome"), settings.flow),
     )
     codes = guard.check(data)
     for code in codes:
@@ -55,8 +61,9 @@ async def check_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict
     if not codes:
         return deliver(state, data.answer.strip(), checked)
     if checked["guard_attempts"] < MAX_DRAFTS and settings.flags.guard_regeneration:
-        # A repeated greeting or a re-asked field is cut out of the draft when
-        # what remains stands on its own: a regeneration would cost an LLM call.
+        # A violation that is an extra clause (settings guards.edit_in_place) is
+        # cut out of the draft when what remains is still the answer: a
+        # regeneration would cost an LLM call.
         edited = guard.edit(data, codes)
         if edited is not None:
             metrics.GUARD_EDITS.inc()

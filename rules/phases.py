@@ -61,6 +61,16 @@ def missing_requirements(profile: Mapping[str, Any], requirements: list[str]) ->
     return missing
 
 
+def pending_request_fields(
+    profile: Mapping[str, Any], target_outcome: str | None, flow: FlowSettings
+) -> list[str]:
+    """What the request the customer made still lacks ([] without a request)."""
+    target = requested(target_outcome)
+    if target is None:
+        return []
+    return missing_requirements(profile, flow.outcome_requirements[target])
+
+
 def requested(outcome: str | None) -> RequestedOutcome | None:
     """`outcome` when it is one a customer asks for (it has requirements)."""
     for name in REQUESTED_OUTCOMES:

@@ -20,13 +20,13 @@ from rules.guards.lemmas import Sources, Word, is_content, words
 
 MARKERS = word_set("можно мочь уметь позволять позволить поддерживать функция возможность")
 # Words of every capability statement that say nothing about which capability.
-_GENERIC = word_set("""
+GENERIC = word_set("""
     можно мочь уметь позволять позволить поддерживать функция возможность
     есть быть программа система сервис приложение wipon также тоже сразу
     весь свой наш ваш это который очень просто легко удобно
 """)
 _OFFER_PERSONS = ("1per", "2per")
-_THINGS = frozenset({"NOUN", "LATN"})
+THINGS = frozenset({"NOUN", "LATN"})
 # "может быть", "может показаться": a supposition, not an ability.
 _EPISTEMIC = word_set("быть казаться показаться оказаться стоить")
 
@@ -52,10 +52,11 @@ def _is_offer(ws: list[Word]) -> bool:
 
 
 def _abilities(ws: list[Word]) -> list[Word]:
-    """The markers of ability in `ws`, suppositions ("может быть") left out."""
+    """The markers of ability in `ws`, suppositions ("может быть") and negated
+    ones ("не поддерживает": a denial, rules.guards.denial) left out."""
     out = []
     for i, w in enumerate(ws):
-        if w.lemma not in MARKERS:
+        if w.lemma not in MARKERS or (i > 0 and ws[i - 1].lemma == "не"):
             continue
         following = ws[i + 1] if i + 1 < len(ws) else None
         if w.lemma == "мочь" and following is not None and following.lemma in _EPISTEMIC:
@@ -71,10 +72,10 @@ def capability_grounding(sentence: str, sources: Sources) -> Grounding | None:
     ws = words(sentence)
     if not _abilities(ws) or _is_offer(ws):
         return None
-    kept = [w for w in ws if is_content(w) and w.lemma not in _GENERIC]
+    kept = [w for w in ws if is_content(w) and w.lemma not in GENERIC]
     content = tuple(dict.fromkeys(w.lemma for w in kept))
     missing = tuple(x for x in content if not sources.has(x))
-    things = {w.lemma for w in kept if w.pos in _THINGS}
+    things = {w.lemma for w in kept if w.pos in THINGS}
     return Grounding(content, missing, tuple(x for x in missing if x in things))
 
 

@@ -19,14 +19,15 @@ from core.taxonomy import GuardCode, Phase
 from core.text.cities import cities_in
 from rules.guards.actions import completed_action_claim
 from rules.guards.binding import misattributed
-from rules.guards.capability import invented_capability
+from rules.guards.capability import GENERIC, invented_capability
+from rules.guards.denial import unfounded_denial
 from rules.guards.figures import AllowedFigures, allowed_figures
 from rules.guards.language import foreign_words
 from rules.guards.lemmas import Sources, content_lemmas
 from rules.guards.money import percents, priced_amounts
 from rules.guards.reask import reasks_known
 from rules.guards.repair import clauses_of, join_clauses
-from rules.guards.repetition import repeats
+from rules.guards.repetition import repeated_questions, repeats
 from rules.guards.text import WORD, sentences
 from rules.profile import is_empty
 
@@ -60,11 +61,34 @@ _FIGURE_CODES: frozenset[GuardCode] = frozenset(
 )
 # What a sentence states that is not grounded; repair cuts the clause that
 # states it and keeps the rest of the sentence.
-_CLAUSE_CODES: frozenset[GuardCode] = _FIGURE_CODES | {"false_action_claim", "unfounded_capability"}
+_CLAUSE_CODES: frozenset[GuardCode] = _FIGURE_CODES | {
+    "false_action_claim",
+    "unfounded_capability",
+    "false_denial",
+}
+# Cut statements that leave the customer without an answer the bot does not
+# have: the final repair says it will check instead.
+_GAP_CODES: frozenset[GuardCode] = _FIGURE_CODES | {"false_denial"}
 # Words of an answer's sentence that point back to the city named before it.
 _BACK_REFERENCE = re.compile(
     r"\b(?:там|туда|оттуда|тамошн\w*)\b|в\s+(?:этом|том\s+же)\s+городе", re.IGNORECASE
 )
+
+
+# A sentence that continues the one before it ("Вам нужен второй экран? Или
+# хватит одного?"): without that one it means nothing.
+_CONTINUATION = re.compile(r"^(?:или|либо)\b", re.IGNORECASE)
+
+
+def _orphaned(draft: str, edited: str) -> bool:
+    """Whether the edit kept a continuing sentence but cut the one it continues."""
+    before = sentences(draft)
+    kept = set(sentences(edited))
+    return any(
+        _CONTINUATION.search(s) and s in kept and before[i - 1] not in kept
+        for i, s in enumerate(before)
+        if i > 0
+    )
 
 
 @dataclass
@@ -84,6 +108,12 @@ class GuardInput:
     customer: Sequence[str] = field(default_factory=list)
     """The customer's messages so far, this turn's included: what the customer
     wrote is never a violation when the answer repeats it (a name in Kazakh)."""
+    message: str = ""
+    """What the customer wrote this turn: what the answer is about."""
+    wanted: Sequence[str] = field(default_factory=list)
+    """What the customer's own request (an invoice, trial access, a call) still
+    lacks: while anything does, an edit must not cut the question asking for it.
+    The phase's wish to qualify the customer can wait a turn; the request cannot."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +124,8 @@ class _Turn:
     facts: Sources
     grounds: Sources
     """The facts, the customer's messages and the earlier answers."""
+    said: Sources
+    """What the company has said: the facts and the earlier answers."""
     quotable: frozenset[str]
     """Words of the facts and the customer's messages, lower case."""
 
@@ -165,6 +197,7 @@ class Guard:
             allowed_figures(data.kb_facts, self.cfg.price_allow_list),
             facts,
             Sources.of([*data.kb_facts, *data.customer, *data.previous_answers]),
+            Sources.of([*data.kb_facts, *data.previous_answers]),
             frozenset(quotable),
         )
 
@@ -197,6 +230,8 @@ class Guard:
             codes.append("false_action_claim")
         if invented_capability(sentence, turn.grounds, self.cfg.min_capability_grounding):
             codes.append("unfounded_capability")
+        if unfounded_denial(sentence, turn.said, data.message):
+            codes.append("false_denial")
         return codes
 
     # --- the whole answer ---
@@ -223,21 +258,39 @@ class Guard:
         return codes
 
     def edit(self, data: GuardInput, codes: Sequence[GuardCode]) -> str | None:
-        """The draft with the offending sentences cut, when that is as good as a
-        regeneration: only for `cfg.edit_in_place` violations (a repeated greeting,
-        a question about a known field), and only if what is left passes every
-        check, still says something (`cfg.min_edited_words`) and still asks its
-        question if the draft had one. None otherwise."""
+        """The draft with the offending part cut, when that is as good as a
+        regeneration: only for `cfg.edit_in_place` violations, and only if what
+        is left is still the answer: it passes every check, says something
+        (`cfg.min_edited_words`), keeps every word of the customer's message the
+        draft answered with (else the cut part was the answer), keeps an amount
+        if the draft named one, and still asks a question while the customer's
+        request lacks data. None otherwise: the draft is regenerated."""
         if not codes or not set(codes) <= set(self.cfg.edit_in_place):
             return None
-        edited = self.repair(data, codes)
+        edited = self._repair(data, codes, admit_gaps=False)
+        if edited in (self.cfg.fallback_answer, self.cfg.unknown_fact_answer):
+            return None
         if len(WORD.findall(edited)) < self.cfg.min_edited_words:
             return None
-        if "?" in data.answer and "?" not in edited:
-            return None  # the cut took the question that moves the sale on
+        asks = self._max_questions(data.phase) > 0 and bool(data.wanted)
+        if asks and "?" in data.answer and "?" not in edited:
+            return None  # the cut took the question that collects what the request needs
+        if priced_amounts(data.answer) and not priced_amounts(edited):
+            return None  # an amount may have been what the customer asked
+        if self._answer_words_lost(data, edited) or _orphaned(data.answer, edited):
+            return None
         if self.check(replace(data, answer=edited)):
             return None
         return edited
+
+    @staticmethod
+    def _answer_words_lost(data: GuardInput, edited: str) -> bool:
+        """Whether the cut took words of the customer's message that the draft
+        answered with ("экран" of "что показывает экран?"); words that name no
+        subject ("программа", "можно") do not count."""
+        asked = content_lemmas(data.message) - GENERIC
+        draft, kept = Sources.of([data.answer]), Sources.of([edited])
+        return any(draft.has(x) and not kept.has(x) for x in asked)
 
     def _without_greeting(self, sentence: str) -> str:
         """The sentence without its opening greeting ("Здравствуйте, рады, что
@@ -251,14 +304,24 @@ class Guard:
     def repair(self, data: GuardInput, codes: Sequence[GuardCode]) -> str:
         """Drop what breaks the rules and keep what is grounded: a sentence that
         states something unfounded loses that clause only; a sentence in another
-        language goes; without facts for the question, only what claims nothing
-        stays, with the honest "уточню". A safe fixed answer only if nothing is left."""
+        language goes, and so does a question asked in the last answers; without
+        facts for the question, only what claims nothing stays, with the honest
+        "уточню" (also said where a figure or a denial was cut). A safe fixed
+        answer only if nothing is left."""
+        return self._repair(data, codes, admit_gaps=True)
+
+    def _repair(self, data: GuardInput, codes: Sequence[GuardCode], *, admit_gaps: bool) -> str:
         if "empty" in codes:
             return self.cfg.fallback_answer
         turn = self._turn(data)
         kept = sentences(data.answer)
         if "not_russian" in codes:
             kept = [s for s in kept if not self._not_russian(s, turn.quotable)]
+        if "repeated_answer" in codes:
+            asked = repeated_questions(
+                data.answer, data.previous_answers, self.cfg.repeat_similarity
+            )
+            kept = [s for s in kept if s not in asked]
         unanswerable = "ungrounded_answer" in codes
         if unanswerable:
             kept = [s for s in kept if self._claims_nothing(s, turn)]
@@ -276,7 +339,7 @@ class Guard:
         # Keep the last question: it is usually the one that moves the sale on.
         drop = set(questions[: max(0, len(questions) - limit)])
         kept = [s for i, s in enumerate(kept) if i not in drop]
-        if dropped_price:
+        if dropped_price and admit_gaps:
             # Before a closing question, which should stay last.
             at = len(kept) - 1 if kept and "?" in kept[-1] else len(kept)
             kept.insert(at, self.cfg.unknown_fact_answer)
@@ -313,7 +376,7 @@ class Guard:
                 sentence = self._without_greeting(sentence)
                 bad = self._sentence_codes(sentence, data, turn, cities) if sentence else bad
             if bad:
-                dropped_figure = dropped_figure or bool(set(bad) & _FIGURE_CODES)
+                dropped_figure = dropped_figure or bool(set(bad) & _GAP_CODES)
                 if set(bad) <= _CLAUSE_CODES:
                     rest = self._grounded_clauses(sentence, data, turn, cities)
                     if rest:

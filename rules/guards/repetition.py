@@ -21,13 +21,18 @@ def _questions(text: str) -> list[str]:
     return [s for s in sentences(text) if "?" in s]
 
 
+def repeated_questions(text: str, previous: Sequence[str], threshold: float) -> list[str]:
+    """The questions of `text` that one of the last answers already asked."""
+    asked = [q for old in previous[-QUESTION_MEMORY:] for q in _questions(old)]
+    return [q for q in _questions(text) if any(similarity(q, old) >= threshold for old in asked)]
+
+
 def repeats(text: str, previous: Sequence[str], threshold: float) -> bool:
     """Whether `text`, or one of its questions, repeats a recent answer (word
     overlap at least `threshold`)."""
     if any(similarity(text, old) >= threshold for old in previous):
         return True
-    asked = [q for old in previous[-QUESTION_MEMORY:] for q in _questions(old)]
-    return any(similarity(q, old) >= threshold for q in _questions(text) for old in asked)
+    return bool(repeated_questions(text, previous, threshold))
 
 
 def fresh(candidates: Sequence[str], previous: Sequence[str], threshold: float) -> str:

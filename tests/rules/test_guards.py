@@ -200,7 +200,7 @@ def test_edit_cuts_a_repeated_greeting_and_keeps_what_follows_it(guard: Guard) -
     )
 
 
-def test_edit_cuts_a_reasked_field_only_when_the_question_survives(guard: Guard) -> None:
+def test_edit_cuts_a_reasked_field_and_keeps_a_question_a_request_needs(guard: Guard) -> None:
     known = {"phone": "77012345678"}
     statement = data(
         "Тариф Standard — 220 000 ₸ в год. Оставьте номер телефона, менеджер перезвонит. "
@@ -211,11 +211,19 @@ def test_edit_cuts_a_reasked_field_only_when_the_question_survives(guard: Guard)
     assert guard.edit(statement, ["reasked_known_field"]) == (
         "Тариф Standard — 220 000 ₸ в год. Сколько у вас точек?"
     )
-    # The re-ask is the answer's only question: cutting it would leave the sale
-    # without its next step, so the draft is regenerated instead.
+    # The re-ask is the answer's only question: without a request waiting for
+    # data the answer stands without it; while the customer's request (an
+    # invoice) still lacks a field, the question must ask for that one instead,
+    # so the draft is regenerated.
     question = data("Тариф Standard — 220 000 ₸ в год. На какой номер позвонить?", profile=known)
     assert guard.check(question) == ["reasked_known_field"]
-    assert guard.edit(question, ["reasked_known_field"]) is None
+    assert guard.edit(question, ["reasked_known_field"]) == "Тариф Standard — 220 000 ₸ в год."
+    waiting = data(
+        "Тариф Standard — 220 000 ₸ в год. На какой номер позвонить?",
+        profile=known,
+        wanted=["city"],
+    )
+    assert guard.edit(waiting, ["reasked_known_field"]) is None
 
 
 def test_edit_refuses_what_a_cut_cannot_fix(guard: Guard) -> None:
