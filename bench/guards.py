@@ -11,9 +11,10 @@ answer the guard edits on purpose are left out): a guard code on one is a false
 positive. Then bad drafts are injected into those same turns, built from the
 turn itself (its facts' products and prices, its profile): an invented price,
 a price of another product, the other wordings of a price, a completed action,
-an invented capability, two questions, a repeated greeting, English, a re-asked
-field. A fault counts as caught when the guard finds
-any violation in the draft and the repair removes the fault. The last line is
+an invented capability, a denial of something the facts never mention ("у
+нас нет сайта"), two questions, a repeated greeting, English, a re-asked field.
+A fault counts as caught when the guard finds any violation in the draft and
+the repair removes the fault. The last line is
 one JSON object with the figures.
 """
 
@@ -209,6 +210,16 @@ _CAPABILITIES = [
     "Касса поддерживает голосовое управление через умную колонку.",
 ]
 
+# Denials of things the KB never mentions: "we have no X" invented.
+_DENIALS = [
+    "С Telegram Wipon не работает.",
+    "Подарочных сертификатов в программе нет.",
+    "Франшизу мы не предлагаем.",
+    "Интерфейса на английском языке у программы нет.",
+    "Шаблоны документов менять нельзя.",
+    "Продажу через Instagram программа не поддерживает.",
+]
+
 
 def _pick(options: list[str]) -> Inject:
     def inject(turn: Turn, rng: random.Random) -> tuple[str, str]:
@@ -255,6 +266,7 @@ FAULTS: dict[str, Inject] = {
     "wrong_product_price": _wrong_product,
     "completed_action": _pick(_CLAIMS),
     "invented_capability": _pick(_CAPABILITIES),
+    "false_denial": _pick(_DENIALS),
     "two_questions": _two_questions,
     "repeated_greeting": _greeting,
     "english": _english,
