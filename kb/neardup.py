@@ -45,6 +45,12 @@ when deciding whether two sections talk about the same thing; tariff and kit nam
 ("Standard", "Pro"), frequent as they are, do."""
 
 _PLUS_NAME = re.compile(r"(\w+)\+")
+# A capitalized Cyrillic word; group 1 is set when it opens a sentence, a line or a
+# parameter's value (where any word is capitalized).
+_CAPITALIZED = re.compile(
+    r"(?:(^|[.!?:•—–\-]\s*)|(?<=[\w,;)»\"] ))\b([А-ЯЁ][а-яё]+(?:-[А-ЯЁа-яё]+)?)\b",
+    re.MULTILINE,
+)
 _PROPER = frozenset({"Geox", "Name", "Surn", "Patr", "Orgn", "Trad", "Abbr"})
 
 
@@ -79,12 +85,23 @@ def _is_proper(token: str) -> bool:
     return any(_PROPER & set(p.tag.grammemes) for p in morph().parse(token)[:1])
 
 
+def _capitalized_names(text: str) -> set[str]:
+    """Lemmas of words written with a capital inside a sentence ("доставляем в
+    Кызылорду"): the dictionary misses many local place names. At the start of a
+    sentence or a parameter's value any word is capitalized, so those do not count."""
+    return {
+        lemma(m.group(2).lower().replace("ё", "е"))
+        for m in _CAPITALIZED.finditer(text)
+        if m.group(1) is None
+    }
+
+
 def _markers(text: str) -> tuple[set[str], set[str]]:
     # "Standard+" is another kit than "Standard", but the analyzer drops the plus:
     # such a name is taken whole, and cut from the text the analyzer reads.
     plus = {f"{lemma(m.group(1).lower())}+" for m in _PLUS_NAME.finditer(text)}
     terms: set[str] = set(plus)
-    markers: set[str] = set(plus)
+    markers: set[str] = plus | _capitalized_names(text)
     for term in analyze(_PLUS_NAME.sub(" ", text)):
         if term.stop:
             continue

@@ -126,3 +126,12 @@ def test_different_products_with_different_prices_are_no_contradiction() -> None
     a = _section("pos_i3", "Моноблок POS i3 для кассы.\n• Цена: 140 000 ₸", "equipment")
     b = _section("pos_i5", "Моноблок POS i5 для кассы.\n• Цена: 160 000 ₸", "equipment")
     assert _findings(a, b) == []
+
+
+def test_a_place_name_the_dictionary_does_not_know_still_tells_sections_apart() -> None:
+    first = _section("delivery_kyzylorda", "Да, доставляем в Кызылорду за 3 рабочих дня.")
+    second = _section("delivery_ekibastuz", "Да, доставляем в Экибастуз за 3 рабочих дня.")
+    detector = NearDuplicates([*_FILLER, first, second])
+    assert detector.similarity("delivery_kyzylorda", "delivery_ekibastuz") >= detector.threshold
+    assert detector.equivalents("delivery_kyzylorda") == []
+    assert detector.equivalents("delivery_ekibastuz") == []
