@@ -149,7 +149,9 @@ def test_amount_and_product_belong_together(answer: str, wrong: list[int]) -> No
 
 
 def test_wrong_product_price_code_and_clause_repair(guard: Guard) -> None:
-    item = data("Комплект PRO стоит 360 000 ₸, а комплект Standard — 360 000 ₸. Сколько у вас касс?")
+    item = data(
+        "Комплект PRO стоит 360 000 ₸, а комплект Standard — 360 000 ₸. Сколько у вас касс?"
+    )
     codes = guard.check(item)
     assert codes == ["wrong_product_price"]
     fixed = guard.repair(item, codes)
@@ -171,8 +173,7 @@ def test_the_customers_own_words_are_russian(guard: Guard) -> None:
 
 def test_repair_keeps_the_grounded_sentences(guard: Guard) -> None:
     item = data(
-        "Тариф Pro стоит 500 000 ₸ в год. Доступ к программе вам уже открыт. "
-        "Сколько у вас точек?"
+        "Тариф Pro стоит 500 000 ₸ в год. Доступ к программе вам уже открыт. Сколько у вас точек?"
     )
     codes = guard.check(item)
     assert codes == ["false_action_claim"]
