@@ -141,6 +141,11 @@ def add_parsers(kb_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "equivalents",
         help="write benchmark questions with every acceptable topic (near-duplicates of"
         " the label found in the KB's facts) for `kb eval`",
+        description="Write the questions of --queries to --out with `topics`: the label,"
+        " then every section whose facts say what the label's say (IDF-weighted Jaccard"
+        " of the fact lemmas at least --threshold, and the label's numbers and names all"
+        " present). Only the KB is read, never a ranking. `salesbot kb eval` then reports"
+        " answered@1/@5 against these sets.",
     )
     eq.add_argument("--kb", help=kb_help)
     eq.add_argument("--queries", required=True, help="JSONL file with query and topic")
@@ -156,6 +161,11 @@ def add_parsers(kb_sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         "lint",
         help="near-duplicate sections and contradictory figures, yes/no and kit"
         " contents between sections about the same thing",
+        description="For the people who write the KB: sections that say the same thing"
+        " (merge them) and sections about the same thing that disagree on a figure with a"
+        " unit (price, warranty, count), on yes against no, or on a kit's contents;"
+        " printed per file and topic with a suggestion. Exit 0 unless --strict and more"
+        " than --max-findings findings.",
     )
     lint.add_argument("--kb", help=kb_help)
     lint.add_argument(
