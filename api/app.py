@@ -61,6 +61,8 @@ def _lifespan(settings: Settings, api_key: str) -> Lifespan:
             await store.purge_expired(settings.api.idempotency_ttl_s)
             kb = KBHolder(settings.kb, dense=settings.flags.dense_retrieval)
             services = build_services(settings, kb=kb)
+            # Stop a background dense build at shutdown (it is a daemon thread).
+            stack.callback(kb.close)
             install_reload_signal(kb)
             stack.callback(remove_reload_signal)
             limits = settings.api.rate_limit

@@ -121,6 +121,21 @@ class KBReloaded(BaseModel):
     content_hash: str
 
 
+class KBRetrieval(BaseModel):
+    """How the KB ranks now. Informational: readiness never waits for it."""
+
+    retrieval: Literal["lexical", "building", "hybrid"] = Field(
+        description="lexical: the lexical index only; building: lexical while the dense"
+        " index loads or builds in the background; hybrid: lexical and dense fused"
+    )
+    reason: str | None = Field(
+        default=None, description="why not hybrid (flag off, model missing or failed)"
+    )
+    sections: int
+    content_hash: str
+
+
 class Readiness(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, bool]
+    kb: KBRetrieval | None = None

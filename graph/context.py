@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 from core.llm import LLM
 from core.settings import Settings, load_settings
 from graph.metrics import sales_llm_metrics
-from kb import KnowledgeBase, open_kb
+from kb import KBHolder, KnowledgeBase
 from rules.guards import Guard
 
 
@@ -27,17 +27,6 @@ class KBSource(Protocol):
 
     @property
     def current(self) -> KnowledgeBase: ...
-
-
-@dataclass
-class StaticKB:
-    """A KB that never changes (console, Studio, tests)."""
-
-    kb: KnowledgeBase
-
-    @property
-    def current(self) -> KnowledgeBase:
-        return self.kb
 
 
 @dataclass
@@ -60,7 +49,9 @@ class TurnContext:
 
 def build_services(settings: Settings, kb: KBSource | None = None) -> Services:
     if kb is None:
-        kb = StaticKB(open_kb(settings.kb, dense=settings.flags.dense_retrieval))
+        # Lexical at once, hybrid when the dense index is ready (kb.holder): a
+        # console or Studio start never waits minutes for an embedding build.
+        kb = KBHolder(settings.kb, dense=settings.flags.dense_retrieval)
     return Services(
         settings=settings,
         llm=LLM(settings.llm, sales_llm_metrics()),

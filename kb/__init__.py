@@ -5,8 +5,9 @@ on `open_kb(settings.kb, dense=...)` to build one, and on `KBHolder` to swap in 
 edited KB without a restart; everything else here is an implementation detail.
 """
 
-from kb.base import KBHolder, KnowledgeBase, open_kb
+from kb.base import KnowledgeBase, open_kb
 from kb.dense import DenseUnavailable
+from kb.holder import KBHolder, RetrievalStatus
 from kb.loader import KBError, read_kb
 from kb.types import Hit, Section
 
@@ -16,6 +17,7 @@ __all__ = [
     "KBError",
     "KBHolder",
     "KnowledgeBase",
+    "RetrievalStatus",
     "Section",
     "open_kb",
     "read_kb",

@@ -11,10 +11,10 @@ about delivery, and a hard filter would answer that with pricing facts or nothin
 
 from __future__ import annotations
 
+import copy
 import logging
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -31,7 +31,7 @@ from kb.dense import (
     resolve,
 )
 from kb.lexical import LexicalIndex, index_fingerprint
-from kb.loader import BUNDLED_KB, KBError, content_hash, read_kb
+from kb.loader import BUNDLED_KB, content_hash, read_kb
 from kb.text import analyzer_fingerprint
 from kb.types import Hit, Section
 
@@ -85,8 +85,18 @@ class KnowledgeBase:
         return len(self.sections)
 
     def __repr__(self) -> str:
-        mode = "hybrid" if self.dense is not None else "lexical"
-        return f"KnowledgeBase({len(self)} sections, {mode}, {self.content_hash[:12]})"
+        return f"KnowledgeBase({len(self)} sections, {self.retrieval}, {self.content_hash[:12]})"
+
+    @property
+    def retrieval(self) -> Literal["lexical", "hybrid"]:
+        return "hybrid" if self.dense is not None else "lexical"
+
+    def with_dense(self, dense: DenseIndex | None) -> KnowledgeBase:
+        """The same KB (sections, lexical index, settings) with `dense` as its
+        dense index: how a dense index built later is switched in."""
+        joined = copy.copy(self)
+        joined.dense = dense
+        return joined
 
     @property
     def embeds_queries(self) -> bool:
@@ -233,27 +243,7 @@ def open_kb(
     dense_settings = resolve(settings.dense)
     if dense:
         model = embeddings if embeddings is not None else load_embeddings(dense_settings.model)
-        built_dense, dense_hit = cached(
-            root,
-            "dense",
-            cache_key(
-                digest,
-                DENSE_VERSION,
-                embeddings_id(model),
-                dense_settings.document_prefix,
-            ),
-            build=lambda: DenseIndex.build(
-                sections,
-                model,
-                query_prefix=dense_settings.query_prefix,
-                document_prefix=dense_settings.document_prefix,
-            ),
-            save=lambda index, path: index.save(path),
-            load=lambda path: DenseIndex.load(
-                path, model, query_prefix=dense_settings.query_prefix, size=len(sections)
-            ),
-        )
-        dense_index = built_dense
+        dense_index, dense_hit = open_dense_index(settings, sections, model)
 
     kb = KnowledgeBase(
         sections,
@@ -286,56 +276,35 @@ def open_kb(
     return kb
 
 
-class KBHolder:
-    """The current KB, swappable at run time (admin endpoint, SIGHUP).
-
-    `reload()` builds a complete new KB first and swaps the reference only when it
-    succeeded; searches in flight keep the KB they started with. A broken KB
-    leaves the current one serving and raises, so the caller can report why.
-    """
-
-    def __init__(
-        self,
-        settings: KBSettings,
-        *,
-        dense: bool = False,
-        embeddings: Embeddings | None = None,
-        kb: KnowledgeBase | None = None,
-    ):
-        self._settings = settings
-        self._dense = dense
-        self._embeddings = embeddings
-        self._lock = threading.Lock()
-        self._current = kb if kb is not None else self._open()
-
-    def _open(self) -> KnowledgeBase:
-        return open_kb(self._settings, dense=self._dense, embeddings=self._embeddings)
-
-    @property
-    def current(self) -> KnowledgeBase:
-        return self._current
-
-    def reload(self) -> KnowledgeBase:
-        """Re-read the KB directory and swap it in. Blocking (seconds when the
-        content changed): call it from a worker thread in async code.
-
-        Raises `KBError` (with every problem listed) and keeps the old KB when the
-        new content is invalid.
-        """
-        with self._lock:
-            try:
-                fresh = self._open()
-            except KBError as exc:
-                log.error(
-                    "kb reload rejected; still serving %s",
-                    self._current.content_hash[:12],
-                    extra={"kb_errors": len(exc.errors)},
-                )
-                raise
-            previous = self._current.content_hash
-            self._current = fresh
-            log.info(
-                "kb reloaded",
-                extra={"kb_hash_before": previous[:12], "kb_hash": fresh.content_hash[:12]},
-            )
-            return fresh
+def open_dense_index(
+    settings: KBSettings,
+    sections: Sequence[Section],
+    model: Embeddings,
+    *,
+    cancelled: Callable[[], bool] | None = None,
+) -> tuple[DenseIndex, bool]:
+    """The dense index of `sections` with `model`, from the cache or built (and
+    stored). Returns (index, from_cache). `cancelled` can stop a build between
+    batches (`BuildCancelled`)."""
+    dense_settings = resolve(settings.dense)
+    return cached(
+        _cache_root(settings),
+        "dense",
+        cache_key(
+            content_hash(sections),
+            DENSE_VERSION,
+            embeddings_id(model),
+            dense_settings.document_prefix,
+        ),
+        build=lambda: DenseIndex.build(
+            sections,
+            model,
+            query_prefix=dense_settings.query_prefix,
+            document_prefix=dense_settings.document_prefix,
+            cancelled=cancelled,
+        ),
+        save=lambda index, path: index.save(path),
+        load=lambda path: DenseIndex.load(
+            path, model, query_prefix=dense_settings.query_prefix, size=len(sections)
+        ),
+    )

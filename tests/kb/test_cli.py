@@ -23,6 +23,8 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith("FF_"):
             monkeypatch.delenv(name)
+    # Lexical unless a test turns the dense index on (it is on by default).
+    monkeypatch.setenv("FF_dense_retrieval", "false")
     monkeypatch.delenv("KB_PATH", raising=False)
     monkeypatch.setenv("KB_CACHE_DIR", str(tmp_path / "kb-cache"))
 

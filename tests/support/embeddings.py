@@ -4,6 +4,7 @@ real, without a model download."""
 from __future__ import annotations
 
 import hashlib
+import threading
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -39,3 +40,25 @@ class HashingEmbeddings(Embeddings):
 
     def embed_query(self, text: str) -> list[float]:
         return self._vector(text)
+
+
+class GatedEmbeddings(HashingEmbeddings):
+    """`HashingEmbeddings` whose document embedding waits until the test opens
+    the gate: a dense index build as slow as the test wants, through the real
+    build path. Query embedding is never held up."""
+
+    def __init__(self, dim: int = 256, *, open_gate: bool = False):
+        super().__init__(dim)
+        self.gate = threading.Event()
+        self.building = threading.Event()
+        """Set once a build has started embedding."""
+        self.batches = 0
+        if open_gate:
+            self.gate.set()
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        self.building.set()
+        if not self.gate.wait(timeout=60):
+            raise TimeoutError("the test never opened the gate")
+        self.batches += 1
+        return super().embed_documents(texts)

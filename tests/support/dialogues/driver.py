@@ -82,6 +82,9 @@ class DialogueService:
                 "OLLAMA_BASE_URL": ollama_url,
                 "DB_PATH": str(Path(work) / "conversations.db"),
                 "LOG_LEVEL": "WARNING",
+                # The dialogues specify behaviour on the lexical ranking: a dense
+                # index built in the background would switch it mid-dialogue.
+                "FF_dense_retrieval": "false",
             }
             if model:
                 environ["OLLAMA_MODEL"] = model
