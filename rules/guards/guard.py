@@ -49,7 +49,11 @@ _CYRILLIC = re.compile(r"[а-яё]", re.IGNORECASE)
 _LATIN_WORD = re.compile(r"\b[a-z][a-z']*\b")
 _KAZAKH = re.compile(r"[әғқңөұүһі]", re.IGNORECASE)
 # How an answer says it will find out (the only honest answer without facts).
-_WILL_CHECK = re.compile(r"уточн|провер|узна[юеёл]|выясн|свяж|передам|менеджер", re.IGNORECASE)
+# Word stems of "I will find out": check with, ask, verify, ask colleagues, pass on.
+# The configured fixed answers must match it (tests/rules/test_guards.py).
+_WILL_CHECK = re.compile(
+    r"уточн|провер|узна[юеёл]|выясн|свяж|свер|спрош|коллег|передам|менеджер", re.IGNORECASE
+)
 _FIGURE_CODES: frozenset[GuardCode] = frozenset(
     {
         "unknown_price",

@@ -527,3 +527,15 @@ def test_repair_drops_an_amount_with_the_wrong_period(guard: Guard) -> None:
     assert "150 000" not in fixed and "5 000 ₸ в месяц" in fixed
     assert fixed.endswith(load_settings().guards.unknown_fact_answer + " Сколько у вас точек?")
     assert guard.check(data(fixed, kb_facts=PERIOD_FACTS)) == []
+
+
+def test_the_configured_fixed_answers_pass_the_guard_for_a_question_without_facts(
+    guard: Guard,
+) -> None:
+    """The texts the guard itself falls back to must not break its own check: an
+    answer to a question the KB cannot answer has to say it will find out."""
+    cfg = load_settings().guards
+    for text in (cfg.fallback_answer, *cfg.fallback_rephrasings):
+        assert "ungrounded_answer" not in guard.check(data(text, kb_facts=[], unanswerable=True)), (
+            text
+        )
