@@ -47,7 +47,7 @@ FUSION_DEPTH = 50
 """How many top sections of each retriever take part in reciprocal-rank fusion."""
 DEFAULT_CATEGORY_BOOST = 0.15
 DEFAULT_DENSE_MIN_SIMILARITY = 0.75
-DEFAULT_DENSE_WEIGHT = 1.5
+DEFAULT_DENSE_WEIGHT = 1.0
 
 
 class KnowledgeBase:

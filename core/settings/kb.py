@@ -24,7 +24,7 @@ class DenseSettings(Strict):
     # each standardized over the KB, the dense one times `weight`; "rrf" adds
     # reciprocal ranks (weight unused).
     fusion: Literal["zscore", "rrf"] = "zscore"
-    weight: float = Field(default=1.5, gt=0.0, le=10.0)
+    weight: float = Field(default=1.0, gt=0.0, le=10.0)
     # Threads of the embedding engine that build the dense index in the
     # service's background (at a lower priority), so the other cores keep
     # answering; `salesbot kb index` builds ahead with all of them.

@@ -112,7 +112,7 @@ def test_environment_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.env.db_path == "/srv/db.sqlite"
     assert settings.kb.dense.model == "ai-forever/FRIDA"
     # The rest of the dense settings are the file's.
-    assert settings.kb.dense.fusion == "zscore" and settings.kb.dense.weight == 1.5
+    assert settings.kb.dense.fusion == "zscore" and settings.kb.dense.weight == 1.0
 
 
 def test_feature_flag_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
