@@ -1,6 +1,6 @@
 """The FastAPI application: its factory (`create_app`, uvicorn's entry) and its
 lifespan, which builds everything heavy once — the KB, the LLM client, the
-SQLite connections — and hands it to the routes as `app.state.runtime`."""
+database (SQLite or PostgreSQL) — and hands it to the routes as `app.state.runtime`."""
 
 from __future__ import annotations
 
@@ -13,18 +13,16 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from fastapi import FastAPI
 
 from api import metrics
+from api.database import open_database
 from api.deps import refused_before_validation
 from api.kb_reload import install_reload_signal, remove_reload_signal
 from api.routes import api_router, ops_router
 from api.runtime import Runtime
-from api.store import open_store
-from core.concurrency import KeyedLocks, SlidingWindowLimiter
+from core.concurrency import SlidingWindowLimiter
 from core.http import Lifespan, install_error_handlers, install_middleware, new_app
 from core.logs import configure_logging
 from core.settings import Settings, SettingsError, load_settings
-from graph.builder import compile_graph
 from graph.context import build_services
-from graph.memory import open_checkpointer
 from kb import KBHolder
 
 log = logging.getLogger("salesbot.api")
@@ -51,14 +49,8 @@ def _lifespan(settings: Settings, api_key: str) -> Lifespan:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         env = settings.env
         async with AsyncExitStack() as stack:
-            graphs = [
-                compile_graph(
-                    await stack.enter_async_context(open_checkpointer(env.db_path, env.sqlite))
-                )
-                for _ in range(settings.api.memory_connections)
-            ]
-            store = await stack.enter_async_context(open_store(env.db_path, env.sqlite))
-            await store.purge_expired(settings.api.idempotency_ttl_s)
+            database = await stack.enter_async_context(open_database(settings))
+            await database.store.purge_expired(settings.api.idempotency_ttl_s)
             kb = KBHolder(settings.kb, dense=settings.flags.dense_retrieval)
             services = build_services(settings, kb=kb)
             # Stop a background dense build at shutdown (it is a daemon thread).
@@ -69,11 +61,9 @@ def _lifespan(settings: Settings, api_key: str) -> Lifespan:
             app.state.runtime = Runtime(
                 settings=settings,
                 services=services,
-                graphs=graphs,
-                store=store,
+                database=database,
                 kb=kb,
                 api_key=api_key,
-                locks=KeyedLocks(),
                 key_limiter=SlidingWindowLimiter(limits.per_key_per_minute),
                 customer_limiter=SlidingWindowLimiter(limits.per_customer_per_minute),
                 auth_failures=SlidingWindowLimiter(limits.failed_auth_per_minute),
@@ -83,7 +73,7 @@ def _lifespan(settings: Settings, api_key: str) -> Lifespan:
                 extra={
                     "model": settings.llm.model,
                     "kb_sections": len(services.kb.current.sections),
-                    "db": env.db_path,
+                    "db": env.db_path if database.backend == "sqlite" else database.backend,
                 },
             )
             yield

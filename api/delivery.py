@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import hashlib
 import time
+import uuid
 from collections import OrderedDict
-from collections.abc import Hashable, Mapping
+from collections.abc import AsyncIterator, Hashable, Mapping
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 from langchain_core.messages import HumanMessage
@@ -151,6 +153,39 @@ def answered_requests(answered: Mapping[str, str]) -> dict[str, str]:
         for message_id, text in answered.items()
         if (request := request_of(message_id)) is not None
     }
+
+
+class RequestTaken(Exception):
+    """Another instance holds a live claim on the request: its turn is running."""
+
+
+CLAIM_MARGIN_S = 10.0
+"""A claim outlives its turn's deadline by this much (the record after the turn,
+clocks of two hosts a little apart); after it, a retry may take the request."""
+
+
+@asynccontextmanager
+async def claimed(
+    store: Store, customer: tuple[str, str], key: MessageKey, budget_s: float
+) -> AsyncIterator[None]:
+    """The request taken for the turn about to run (api.store.base.Store.claim),
+    given up when the turn is done (recorded: the answer is stored by then) or
+    failed (the retry may run it at once). Messages without a request key are
+    identified by their text in the thread, and have no claim."""
+    if key.request is None:
+        yield
+        return
+    owner = uuid.uuid4().hex
+    if not await store.claim(
+        *customer, key.request, owner, time.time() + budget_s + CLAIM_MARGIN_S
+    ):
+        raise RequestTaken
+    try:
+        yield
+    finally:
+        # A claim that cannot be given up (the database went away) expires.
+        with suppress(Exception):
+            await store.release(*customer, key.request, owner)
 
 
 async def catch_up(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 
+from api.database import CustomerLocks, Database
 from api.delivery import InSync
 from api.store import Store
-from core.concurrency import KeyedLocks, SlidingWindowLimiter
+from core.concurrency import SlidingWindowLimiter
 from core.settings import Settings
 from graph.builder import SalesGraph
 from graph.context import Services
@@ -21,18 +22,37 @@ class Runtime:
 
     settings: Settings
     services: Services
-    graphs: list[SalesGraph]
-    """The graph compiled once per memory connection (api.memory_connections)."""
-    store: Store
+    database: Database
     kb: KBHolder
     api_key: str
-    locks: KeyedLocks
     key_limiter: SlidingWindowLimiter
     customer_limiter: SlidingWindowLimiter
     auth_failures: SlidingWindowLimiter
     """Wrong keys per client address."""
     in_sync: InSync = field(default_factory=InSync)
-    """Customers whose tables agree with their thread (api.delivery)."""
+    """Customers whose tables agree with their thread (api.delivery); on a
+    database shared with other instances, nobody (another instance may have
+    moved the thread on since)."""
+
+    def __post_init__(self) -> None:
+        if self.database.shared:
+            self.in_sync = InSync(limit=0)
+
+    @property
+    def graphs(self) -> list[SalesGraph]:
+        """The graph compiled once per memory connection (api.memory_connections
+        on SQLite; one graph on PostgreSQL's pool)."""
+        return self.database.graphs
+
+    @property
+    def store(self) -> Store:
+        return self.database.store
+
+    @property
+    def locks(self) -> CustomerLocks:
+        """One turn at a time per customer (by thread id), across instances when
+        the database is shared."""
+        return self.database.locks
 
     def graph_for(self, session_id: str, user_id: str) -> SalesGraph:
         """The graph whose SQLite connection serves this customer's thread.

@@ -135,7 +135,19 @@ class KBRetrieval(BaseModel):
     content_hash: str
 
 
+class DatabaseStatus(BaseModel):
+    """Where the state lives and how busy its connections are."""
+
+    backend: Literal["sqlite", "postgresql"]
+    pools: dict[str, dict[str, int]] = Field(
+        default_factory=dict,
+        description="PostgreSQL only: per pool (data, locks) its size, available"
+        " (idle) connections, max and waiting requests",
+    )
+
+
 class Readiness(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, bool]
+    database: DatabaseStatus | None = None
     kb: KBRetrieval | None = None

@@ -1,15 +1,22 @@
 """Conversation memory: LangGraph's AsyncSqliteSaver on a SQLite file opened by
-`core.db` (WAL, busy timeout)."""
+`core.db` (WAL, busy timeout), or its AsyncPostgresSaver on a connection pool
+when the state lives in PostgreSQL (several instances)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from core.db import DEFAULT_SQLITE, SQLiteOptions, open_sqlite
+
+if TYPE_CHECKING:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    from core.postgres import Pool
 
 
 @asynccontextmanager
@@ -20,3 +27,14 @@ async def open_checkpointer(
         saver = AsyncSqliteSaver(conn)
         await saver.setup()
         yield saver
+
+
+async def postgres_checkpointer(pool: Pool) -> AsyncPostgresSaver:
+    """The saver on `pool` (autocommit, dict rows: core.postgres.open_pool), its
+    tables created or migrated. Run it under core.advisory.exclusive when several
+    instances may start at once: the saver's own migrations are not."""
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    saver = AsyncPostgresSaver(pool)
+    await saver.setup()
+    return saver

@@ -8,7 +8,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from api import metrics
 from api.deps import RuntimeDep
-from api.schemas import Health, KBRetrieval, Readiness
+from api.schemas import DatabaseStatus, Health, KBRetrieval, Readiness
 
 router = APIRouter(tags=["ops"])
 
@@ -32,6 +32,7 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
         "kb": len(runtime.services.kb.current.sections) > 0,
     }
     ok = all(checks.values())
+    database = DatabaseStatus.model_validate(runtime.database.status())
     current, status = runtime.kb.current, runtime.kb.status
     kb = KBRetrieval(
         retrieval=status.retrieval,
@@ -39,7 +40,7 @@ async def ready(runtime: RuntimeDep) -> JSONResponse:
         sections=len(current),
         content_hash=current.content_hash[:12],
     )
-    body = Readiness(status="ok" if ok else "unavailable", checks=checks, kb=kb)
+    body = Readiness(status="ok" if ok else "unavailable", checks=checks, database=database, kb=kb)
     return JSONResponse(status_code=200 if ok else 503, content=body.model_dump())
 
 

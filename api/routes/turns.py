@@ -23,8 +23,10 @@ from api import metrics
 from api.delivery import (
     IdempotencyConflict,
     MessageKey,
+    RequestTaken,
     answered_requests,
     catch_up,
+    claimed,
     message_key,
     recall,
     replayed,
@@ -33,10 +35,12 @@ from api.delivery import (
 from api.deps import AuthDep, RuntimeDep
 from api.runtime import Runtime
 from api.schemas import ProcessRequest, ProcessResponse
+from core import postgres
 from core.concurrency import LockTimeout
 from core.http import APIError, openapi_error_responses, retry_after
 from core.llm import LLMUnavailable
 from core.logs import bind, hash_id
+from graph.threads import thread_id_for
 from graph.turn import TurnResult, read_thread, run_turn
 
 log = logging.getLogger("salesbot.api")
@@ -74,7 +78,9 @@ def unavailable(message: str, seconds: float) -> APIError:
 @contextmanager
 def _database_busy_is_503() -> Iterator[None]:
     """Another process holding the database past the busy timeout (a backup, a
-    sqlite3 shell) is transient: the client retries, and nothing was half done."""
+    sqlite3 shell), or a PostgreSQL server out of reach or of free connections,
+    is transient: the client retries, and the checkpoint tells the retry what
+    was done."""
     try:
         yield
     except sqlite3.OperationalError as exc:
@@ -83,6 +89,11 @@ def _database_busy_is_503() -> Iterator[None]:
             raise
         log.warning("database busy", extra={"status": 503})
         raise unavailable("The database is busy, retry later", RETRY_BUSY_S) from None
+    except Exception as exc:
+        if not postgres.is_unavailable(exc):
+            raise
+        log.warning("database unavailable", extra={"status": 503, "reason": type(exc).__name__})
+        raise unavailable("The database is unavailable, retry later", RETRY_BUSY_S) from None
 
 
 async def _stored(runtime: Runtime, customer: Customer, key: MessageKey) -> ProcessResponse | None:
@@ -165,11 +176,13 @@ async def _answer(
             log.info("turn replayed", extra={"status": 200, "from": "thread"})
             return response_of(reply, settings.llm.model, _elapsed_ms(started))
     runtime.in_sync.forget(customer)  # until this turn is recorded
-    result = await _run(runtime, body, text, key, deadline)
-    response = response_of(result.reply, settings.llm.model, _elapsed_ms(started))
-    await runtime.store.record_turn(
-        *customer, result, answered_requests(result.answered), response.model_dump(mode="json")
-    )
+    budget_s = deadline - asyncio.get_running_loop().time()
+    async with claimed(runtime.store, customer, key, budget_s):
+        result = await _run(runtime, body, text, key, deadline)
+        response = response_of(result.reply, settings.llm.model, _elapsed_ms(started))
+        await runtime.store.record_turn(
+            *customer, result, answered_requests(result.answered), response.model_dump(mode="json")
+        )
     runtime.in_sync.add(customer)
     metrics.TURN_LATENCY.observe(time.perf_counter() - started)
     _log_turn(text, response, result, runtime)
@@ -207,16 +220,18 @@ async def process(body: ProcessRequest, runtime: RuntimeDep, api_key: AuthDep) -
             _check_rate(runtime, api_key, customer)
             # One turn at a time per customer: the second of two quick messages
             # sees the first one's answer in its history.
-            async with runtime.locks.hold(customer, deadline):
+            async with runtime.locks.hold(thread_id_for(*customer), deadline):
                 return await _answer(runtime, body, text, key, started, deadline)
     except IdempotencyConflict:
         log.warning("idempotency conflict", extra={"status": 409})
         raise APIError(
             409, "This request_id was already used for a message with another text"
         ) from None
-    except LockTimeout:
+    except (LockTimeout, RequestTaken) as exc:
         # n8n retries a 503 with the same request_id; this message was not kept.
-        log.warning("previous turn still running", extra={"status": 503})
+        # RequestTaken: another instance runs this very request (its lock was lost).
+        reason = "claimed elsewhere" if isinstance(exc, RequestTaken) else "lock wait"
+        log.warning("previous turn still running", extra={"status": 503, "reason": reason})
         raise unavailable(
             "The customer's previous message is still being answered, retry later", RETRY_BUSY_S
         ) from None

@@ -27,11 +27,27 @@ class ServerSettings(Strict):
     """Connections beyond this are closed at once (each holds a file descriptor)."""
 
 
+class PostgresPoolSettings(Strict):
+    """Connections of one instance to PostgreSQL (DATABASE_URL); unused on SQLite.
+
+    Each instance opens at most `pool_max_size + lock_connections`; keep the sum
+    over all instances below the server's max_connections."""
+
+    pool_min_size: int = Field(default=1, ge=0, le=100)
+    pool_max_size: int = Field(default=8, ge=1, le=200)
+    """Checkpoints and the operational tables: short statements."""
+    lock_connections: int = Field(default=16, ge=1, le=500)
+    """Per-customer locks: each turn in progress holds one for its whole length."""
+    pool_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    """How long a statement waits for a free connection before it fails (a 503)."""
+
+
 class APISettings(Strict):
     turn_budget_s: float = Field(gt=0, le=600)
     max_text_chars: int = Field(ge=1, le=100_000)
     idempotency_ttl_s: int = Field(ge=1)
     memory_connections: int = Field(default=4, ge=1, le=32)
+    postgres: PostgresPoolSettings = Field(default_factory=PostgresPoolSettings)
     rate_limit: RateLimitSettings
     server: ServerSettings = Field(default_factory=ServerSettings)
 

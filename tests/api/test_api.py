@@ -19,8 +19,12 @@ from core.concurrency import KeyedLocks
 from core.settings import SettingsError, load_settings
 from graph.threads import thread_id_for
 from tests.api.service import AUTH, KEY, assert_error, body, serve, serve_app, with_api
+from tests.api.tables import rows
 from tests.support import GRAPH_KB
 from tests.support.replies import analysis
+
+# Every test of the service runs on SQLite and on PostgreSQL (tests/api/conftest.py).
+BACKENDS = ("sqlite", "postgresql")
 
 # --- the happy path and memory -------------------------------------------------
 
@@ -118,12 +122,12 @@ async def test_profile_keeps_every_interest_shown(stub, client) -> None:
     assert entry["interest"] == ["маркировка лекарств", "тариф Standard"]
 
     # A row written before interests became a list holds one plain string.
-    with sqlite3.connect(load_settings().env.db_path) as db:
-        db.execute("UPDATE user_profiles SET interest='касса' WHERE user_id='U6'")
+    rows("UPDATE user_profiles SET interest='касса' WHERE user_id='U6'")
     response = await client.get("/api/v1/users/U6/profile", headers=AUTH)
     assert response.json()["profiles"][0]["interest"] == ["касса"]
 
 
+@pytest.mark.sqlite_only
 async def test_sqlite_setup_of_the_runbook(stub, api_env, monkeypatch) -> None:
     # Runbook §7.2: WAL with timeout/busy_timeout on every connection, and the
     # conversation and the collected profile stored apart after each turn.
@@ -146,6 +150,7 @@ async def test_sqlite_setup_of_the_runbook(stub, api_env, monkeypatch) -> None:
         assert db.execute("SELECT COUNT(*) FROM checkpoints").fetchone()[0] >= 1
 
 
+@pytest.mark.sqlite_only
 async def test_conversation_row_names_the_thread_in_use(stub, api_env) -> None:
     # A session id with ':' moved to another thread when thread keys began to
     # encode it; the operations row written before must follow it.

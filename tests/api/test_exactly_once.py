@@ -20,10 +20,13 @@ from api.runtime import Runtime
 from core.settings import load_settings
 from graph.threads import thread_config
 from tests.api.service import AUTH, assert_error, body, serve, serve_app, with_api
+from tests.api.tables import rows
 from tests.support.ollama_stub import OllamaStub
 from tests.support.replies import analysis
 
 CUSTOMER = ("BOT_7000", "77022951810")
+# Every test of the service runs on SQLite and on PostgreSQL (tests/api/conftest.py).
+BACKENDS = ("sqlite", "postgresql")
 
 
 def echo(stub: OllamaStub) -> None:
@@ -132,9 +135,8 @@ async def test_a_retry_after_a_crash_before_the_record_returns_the_checkpointed_
     assert len(stub.chat_requests()) == calls, "the graph did not run again"
     assert said(values) == ["Сколько стоит касса?"]
     assert profile.status_code == 200
-    with sqlite3.connect(load_settings().env.db_path) as db:
-        assert db.execute("SELECT request_id FROM processed_requests").fetchall() == [("c1",)]
-        assert db.execute("SELECT turns FROM conversations").fetchall() == [(1,)]
+    assert rows("SELECT request_id FROM processed_requests") == [("c1",)]
+    assert rows("SELECT turns FROM conversations") == [(1,)]
 
 
 # --- 3. retries without request_id --------------------------------------------
@@ -220,6 +222,7 @@ async def test_a_model_that_hangs_is_a_503_within_the_budget(
 # --- 5. a database locked by another process ---------------------------------
 
 
+@pytest.mark.sqlite_only
 async def test_a_database_locked_past_the_busy_timeout_is_a_503_and_loses_nothing(
     stub: OllamaStub, api_env: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -328,6 +331,7 @@ async def test_wrong_keys_from_one_address_are_throttled(client: httpx.AsyncClie
     assert int(limited.headers["Retry-After"]) >= 1
 
 
+@pytest.mark.sqlite_only
 async def test_the_database_file_is_not_world_readable(stub: OllamaStub, api_env: Path) -> None:
     echo(stub)
     async with serve() as http:
