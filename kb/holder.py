@@ -72,6 +72,8 @@ class KBHolder:
         self._status = RetrievalStatus("lexical", None if dense else "dense retrieval is off")
         self._cancel = threading.Event()
         self._worker: threading.Thread | None = None
+        self._building: str | None = None
+        """The content hash whose dense index is being built, if any."""
         self._settled = threading.Event()
         self._settled.set()
         if dense:
@@ -127,7 +129,9 @@ class KBHolder:
                     "kb_retrieval": fresh.retrieval,
                 },
             )
-            if self._dense and fresh.dense is None:
+            # The same content's build under way carries on: it is switched into
+            # whichever KB with that content is current when it is done.
+            if self._dense and fresh.dense is None and self._building != fresh.content_hash:
                 self._attach_dense(fresh)
             return fresh
 
@@ -137,6 +141,7 @@ class KBHolder:
         self._cancel.set()
         cancel = threading.Event()
         self._cancel = cancel
+        self._building = kb.content_hash
         self._settled.clear()
         self._set_status(RetrievalStatus("building", "dense index loading or building"))
         worker = threading.Thread(
@@ -165,9 +170,9 @@ class KBHolder:
             self._finish(cancel, RetrievalStatus("lexical", f"dense index failed: {exc}"))
             return
         with self._lock:
-            if cancel.is_set() or self._current is not kb:
+            if cancel.is_set() or self._current.content_hash != kb.content_hash:
                 return
-            self._current = kb.with_dense(dense)
+            self._current = self._current.with_dense(dense)
             self._finish(
                 cancel,
                 RetrievalStatus("hybrid"),
@@ -185,6 +190,7 @@ class KBHolder:
     def _finish(self, cancel: threading.Event, status: RetrievalStatus, **extra: object) -> None:
         if cancel.is_set():
             return
+        self._building = None
         self._set_status(status, **extra)
         self._settled.set()
 

@@ -176,3 +176,21 @@ def test_a_cpu_without_avx2_leaves_the_kb_lexical(
     assert holder.wait_settled(SETTLE_S)
     assert holder.status.retrieval == "lexical"
     assert holder.status.reason is not None and "AVX2" in holder.status.reason
+
+
+def test_a_reload_of_the_same_content_during_a_build_keeps_that_build(
+    settings: KBSettings,
+) -> None:
+    model = GatedEmbeddings()
+    holder = KBHolder(settings, dense=True, embeddings=model)
+    assert model.building.wait(SETTLE_S)
+    building = holder._worker
+    reloaded = holder.reload()  # e.g. only the synonyms file changed
+    assert holder._worker is building  # not cancelled and restarted
+    assert holder.status.retrieval == "building"
+    model.gate.set()
+    assert holder.wait_settled(SETTLE_S)
+    assert holder.status.retrieval == "hybrid"
+    assert holder.current.lexical is reloaded.lexical  # the reloaded KB, now hybrid
+    assert holder.current.dense is not None
+    assert model.batches == 1  # embedded once (the fixture KB is one batch)
