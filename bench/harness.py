@@ -112,6 +112,10 @@ def service_env(
 ) -> dict[str, str]:
     """The environment of a `salesbot serve` process for a benchmark."""
     env = {
+        # The service's own work, comparable from run to run: with the dense model
+        # on (the default) a start with a cold cache would also embed the KB in the
+        # background. The shell or `extra_env` can turn it on (bench.startup does).
+        "FF_dense_retrieval": "false",
         **os.environ,
         "API_KEY": API_KEY,
         "OLLAMA_BASE_URL": ollama_url,
