@@ -11,7 +11,7 @@ import hashlib
 import json
 import re
 import signal
-import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -284,7 +284,7 @@ def test_preflight_accepts_a_model_listed_as_latest_and_rejects_what_is_not_olla
         check_ollama("gpu:11434", "qwen3")
 
 
-def test_ctrl_c_writes_what_was_played(
+def test_ctrl_c_lets_the_turn_finish_and_writes_what_was_played(
     tmp_path: Path, dialogues: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     served = 0
@@ -297,7 +297,6 @@ def test_ctrl_c_writes_what_was_played(
         served += 1
         if served == 5:
             signal.raise_signal(signal.SIGINT)
-            threading.Event().wait(0.5)
         return model_reply(request)
 
     out = tmp_path / "out"
@@ -305,15 +304,39 @@ def test_ctrl_c_writes_what_was_played(
         code = score("--ollama", stub.url, "--dialogues", str(dialogues), "--out", str(out))
     assert code == 130
     err = capsys.readouterr().err
+    assert "stopping after this turn" in err
     assert "interrupted: 1/2 dialogues" in err
     data, md = read_reports(out)
     assert data["interrupted"] is True
+    # The turn in progress was finished and kept; the next dialogue never started.
     (prices,) = data["dialogues"]
-    # Turn 1 took calls 1-3 (a regeneration); turn 2 was cut off in its second call.
-    assert [t["customer"] for t in prices["turns"]] == [LITE]
-    assert prices["complete"] is False
-    assert data["totals"]["turns"] == 1
+    assert [t["customer"] for t in prices["turns"]] == [LITE, STANDARD]
+    assert all(t["answer"] for t in prices["turns"])
+    assert data["totals"]["turns"] == 2
     assert "✗ interrupted" in md
+
+
+def test_a_second_ctrl_c_stops_at_once(
+    tmp_path: Path, dialogues: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    served = 0
+
+    def interrupt_twice(request: dict[str, Any]) -> str:
+        nonlocal served
+        served += 1
+        if served in (5, 6):  # twice within turn 2
+            signal.raise_signal(signal.SIGINT)
+            time.sleep(0.3)
+        return model_reply(request)
+
+    out = tmp_path / "out"
+    with OllamaStub(fallback=interrupt_twice) as stub:
+        code = score("--ollama", stub.url, "--dialogues", str(dialogues), "--out", str(out))
+    assert code == 130
+    data, _ = read_reports(out)
+    assert data["interrupted"] is True
+    (prices,) = data["dialogues"]
+    assert [t["customer"] for t in prices["turns"]] == [LITE]
 
 
 def test_a_turn_the_service_cannot_answer_stops_its_dialogue_only(

@@ -32,7 +32,8 @@ dialogue and at the end:
   top, a table of dialogues, then every turn's customer line and final answer
   with its flags (⚠ caught by the guard, ✗ reached the customer or failed).
 
-Ctrl-C stops the run and writes what was played (exit 130); a turn the service
+Ctrl-C lets the turn in progress finish, stops and writes what was played (exit
+130; a second Ctrl-C stops at once); a turn the service
 could not answer stops its dialogue (exit 1 at the end). `--concurrency`
 plays several dialogues at once (latencies then include Ollama's queueing).
 

@@ -9,12 +9,15 @@ import asyncio
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from types import FrameType
 
 from core.settings import SettingsError, load_settings
 from tests.support.dialogues.format import (
@@ -136,20 +139,27 @@ def score_main(args: argparse.Namespace) -> int:
         f"scoring {len(dialogues)} dialogues ({steps} customer lines) with {model} at "
         f"{args.ollama}, {args.concurrency} at a time; reports in {out}"
     )
-    with tempfile.TemporaryDirectory(prefix="salesbot-score-kb-") as kb_cache:
-        try:
-            asyncio.run(
-                play_all(
-                    dialogues,
-                    run,
-                    concurrency=args.concurrency,
-                    kb_cache_dir=Path(kb_cache),
-                    progress=_say,
-                    on_dialogue_done=lambda: write_reports(run, out),
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, _stop_after_this_turn(stop))
+    try:
+        with tempfile.TemporaryDirectory(prefix="salesbot-score-kb-") as kb_cache:
+            try:
+                asyncio.run(
+                    play_all(
+                        dialogues,
+                        run,
+                        concurrency=args.concurrency,
+                        kb_cache_dir=Path(kb_cache),
+                        progress=_say,
+                        on_dialogue_done=lambda: write_reports(run, out),
+                        should_stop=stop.is_set,
+                    )
                 )
-            )
-        except KeyboardInterrupt:
-            run.interrupted = True
+            except KeyboardInterrupt:
+                stop.set()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    run.interrupted = stop.is_set()
     run.finished_at = _now().isoformat()
     json_path, md_path = write_reports(run, out)
     played = run.turns()
@@ -161,6 +171,21 @@ def score_main(args: argparse.Namespace) -> int:
     if run.interrupted:
         return EXIT_INTERRUPTED
     return 1 if any(d.error for d in run.dialogues) else 0
+
+
+def _stop_after_this_turn(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
+    """The first Ctrl-C lets the turn in progress finish (its answer, calls and
+    tokens are worth keeping) and stops before the next one; a second stops at once.
+    A flag, not asyncio's cancellation: a cancel can land anywhere in the service's
+    turn, and a turn cut in half says nothing about the model."""
+
+    def on_sigint(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        _say(f"{PROG}: stopping after this turn (Ctrl-C again to stop now)")
+
+    return on_sigint
 
 
 def score_diff_main(args: argparse.Namespace) -> int:

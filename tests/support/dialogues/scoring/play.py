@@ -108,6 +108,7 @@ async def play_dialogue(
     kb_cache_dir: Path,
     progress: Progress,
     label: str,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
     """Play `loaded`'s customer lines, appending each turn to `score`; stop at the
     first turn the service could not answer (the conversation has left its script)."""
@@ -122,6 +123,8 @@ async def play_dialogue(
             services.guard = log
             await service.apply_fixtures(dialogue)
             for index, step in enumerate(dialogue.steps):
+                if should_stop():
+                    return
                 guard = log.start_turn()
                 first_call, first_error = len(proxy.calls), len(proxy.errors)
                 observed = await service.turn(dialogue, step.user, stamps[index])
@@ -150,12 +153,16 @@ async def play_all(
     kb_cache_dir: Path,
     progress: Progress,
     on_dialogue_done: Callable[[], object] = lambda: None,
+    should_stop: Callable[[], bool] = lambda: False,
 ) -> None:
-    """Play every dialogue, `concurrency` at a time, into `run`."""
+    """Play every dialogue, `concurrency` at a time, into `run`; when `should_stop`
+    turns true, no further turn or dialogue starts."""
     gate = asyncio.Semaphore(max(1, concurrency))
 
     async def one(index: int, loaded: LoadedDialogue) -> None:
         async with gate:
+            if should_stop():
+                return
             score = DialogueScore(
                 index=index,
                 path=display_path(loaded.path),
@@ -173,6 +180,7 @@ async def play_all(
                     kb_cache_dir=kb_cache_dir,
                     progress=progress,
                     label=label,
+                    should_stop=should_stop,
                 )
             except Exception as exc:
                 # One dialogue that breaks the harness must not cost the whole run.
