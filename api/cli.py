@@ -1,4 +1,4 @@
-"""The `salesbot` command line: serve, chat, openapi, kb check/index/eval, dialogues
+"""The `salesbot` command line: serve, chat, openapi, db migrate, kb check/index/eval, dialogues
 record/score/score-diff (the live-model scorecard: tests/support/dialogues/cli.py).
 
 Each subcommand lives with the code it drives; this module only assembles them.
@@ -14,7 +14,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from api import chat, openapi, server
+from api import chat, migrate, openapi, server
 from core.cli import dispatch
 from kb import KBError
 from kb import commands as kb_commands
@@ -44,6 +44,7 @@ def _build_parser() -> argparse.ArgumentParser:
     server.add_parser(sub)
     chat.add_parser(sub)
     openapi.add_parser(sub)
+    migrate.add_parser(sub)
     kb_commands.add_parsers(sub)
     dialogues = sub.add_parser(
         "dialogues",
