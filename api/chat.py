@@ -2,7 +2,7 @@
 
 Talks to the same graph, memory and KB as the service, on the thread of
 (--session, --user), so a conversation continues across runs with the same ids
-and DB_PATH. With stdin from a pipe it prints one answer per input line.
+and DB_PATH (or DATABASE_URL). With stdin from a pipe it prints one answer per input line.
 """
 
 from __future__ import annotations
@@ -10,27 +10,44 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from api.database import CustomerLocks, database_url, open_database
+from core.concurrency import KeyedLocks
 from core.db import prepare_directory
 from core.llm import LLMUnavailable
-from core.settings import load_settings
-from graph.builder import compile_graph
+from core.settings import Settings, load_settings
+from graph.builder import SalesGraph, compile_graph
 from graph.context import build_services
 from graph.memory import open_checkpointer
+from graph.threads import thread_id_for
 from graph.turn import run_turn
 
 QUIT = {"/quit", "/exit"}
 
 
+@asynccontextmanager
+async def _memory(settings: Settings) -> AsyncIterator[tuple[SalesGraph, CustomerLocks]]:
+    """The graph on the service's memory, and the customer locks its turns take:
+    the SQLite file (DB_PATH), or with DATABASE_URL the PostgreSQL state the
+    service's instances share, whose per-customer lock the console takes too."""
+    if database_url(settings) is None:
+        prepare_directory(settings.env.db_path)
+        async with open_checkpointer(settings.env.db_path, settings.env.sqlite) as saver:
+            yield compile_graph(saver), KeyedLocks()
+        return
+    async with open_database(settings) as database:
+        yield database.graphs[0], database.locks
+
+
 async def _chat(session_id: str, user_id: str) -> int:
     settings = load_settings()
-    prepare_directory(settings.env.db_path)
     services = build_services(settings)
     interactive = sys.stdin.isatty()
     if interactive:
         print(f"Wipon sales bot ({settings.llm.model}). /quit — выход.")
-    async with open_checkpointer(settings.env.db_path, settings.env.sqlite) as saver:
-        graph = compile_graph(saver)
+    async with _memory(settings) as (graph, locks):
         while True:
             if interactive:
                 print("> ", end="", flush=True)
@@ -43,7 +60,8 @@ async def _chat(session_id: str, user_id: str) -> int:
             if text in QUIT:
                 break
             try:
-                result = await run_turn(graph, services, session_id, user_id, text)
+                async with locks.hold(thread_id_for(session_id, user_id)):
+                    result = await run_turn(graph, services, session_id, user_id, text)
             except LLMUnavailable as exc:
                 print(f"[LLM недоступен: {exc}; сообщение сохранено]", file=sys.stderr)
                 continue
