@@ -109,8 +109,22 @@ async def exclusive(pool: Pool, name: str) -> AsyncIterator[None]:
     process that dies in it closes the connection, which releases the lock)."""
     key = advisory_key(name)
     async with pool.connection() as conn:
-        await conn.execute("SELECT pg_advisory_lock(%s)", (key,))
+        # Polled rather than a blocking pg_advisory_lock: a waiting statement keeps
+        # its snapshot, and the holder's CREATE INDEX CONCURRENTLY (the checkpoint
+        # saver's migrations) waits for every older snapshot, a deadlock PostgreSQL
+        # cannot see (found starting two workers on a fresh database).
+        while not await _try_lock(conn, key):
+            await asyncio.sleep(EXCLUSIVE_POLL_S)
         try:
             yield
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+EXCLUSIVE_POLL_S = 0.2
+
+
+async def _try_lock(conn: AsyncConnection[Any], key: int) -> bool:
+    query = "SELECT pg_try_advisory_lock(%s) AS taken"
+    row = await (await conn.execute(query, (key,))).fetchone()
+    return bool(row and row["taken"])

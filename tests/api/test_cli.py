@@ -93,3 +93,19 @@ def test_openapi_prints_the_contract(
     assert "/api/v1/process" in document["paths"]
     codes = document["paths"]["/api/v1/process"]["post"]["responses"]
     assert {"200", "409", "429", "503"} <= set(codes)
+
+
+def test_serve_refuses_several_workers_on_sqlite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two processes on SQLite would each hold their own per-customer lock."""
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DB_PATH", str(tmp_path / "bot.db"))
+    monkeypatch.setenv("API_KEY", "k")
+    assert cli.main(["serve", "--workers", "2"]) == 2
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "DATABASE_URL=postgresql://" in lines[0]
+    assert "per process" in lines[0]
+    assert out == ""
