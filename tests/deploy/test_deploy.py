@@ -602,3 +602,27 @@ def test_nginx_errors_are_valid_json() -> None:
     for body in bodies:
         error = json.loads(body)["error"]
         assert set(error) == {"code", "message"}
+
+
+UPSTREAM_HOSTS = DEPLOY / "nginx" / "crm-sales-bot-upstream-hosts.conf"
+
+
+def test_site_with_the_several_hosts_upstream_passes_nginx_t(
+    nginx: str, certificate: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """The shipped site with its upstream replaced by the several-hosts block, as
+    the runbook says (the hosts' addresses moved to loopback ports)."""
+    cert, key = certificate
+    ports = Ports(http=free_port(), https=free_port(), upstream=8000)
+    site = render_site(cert, key, ports)
+    single = re.search(r"upstream crm_sales_bot \{.*?\n\}\n", site, re.S)
+    assert single is not None
+    hosts = UPSTREAM_HOSTS.read_text(encoding="utf-8")
+    assert hosts.count("max_fails=2 fail_timeout=10s;") == 2
+    hosts = replace(hosts, "10.0.0.11:8000", f"127.0.0.1:{free_port()}")
+    hosts = replace(hosts, "10.0.0.12:8000", f"127.0.0.1:{free_port()}")
+    site = site.replace(single.group(0), hosts)
+    assert "proxy_next_upstream error timeout http_502 http_503;" in site
+    # A POST already sent to one host is never resent to another.
+    assert not any("non_idempotent" in line.split("#")[0] for line in site.splitlines())
+    nginx_test(nginx, write_nginx_conf(tmp_path, site, rate_limit=False))
