@@ -16,6 +16,7 @@ from typing import Any
 import uvicorn
 
 from api.database import database_url
+from core.cli import positive_int
 from core.db import prepare_directory
 from core.http.server import GuardedHTTP, guarded_protocol, raise_fd_limit
 from core.settings import SettingsError, load_settings
@@ -61,20 +62,13 @@ def serve_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the HTTP API")
     p.add_argument("--host", help="bind address (default: HOST or 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default: PORT or 8000)")
     p.add_argument(
         "--workers",
-        type=_positive,
+        type=positive_int,
         default=1,
         help="worker processes on this port (default 1; more than 1 needs DATABASE_URL=postgresql://…)",
     )

@@ -21,3 +21,11 @@ def dispatch(prog: str, args: argparse.Namespace) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"{prog} {args.command}: {where}{exc.strerror or exc}", file=sys.stderr)
         return 2
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number of 1 or more (workers, concurrency)."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value

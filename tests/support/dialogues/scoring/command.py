@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 
+from core.cli import positive_int
 from core.settings import SettingsError, load_settings
 from tests.support.dialogues.format import (
     CASSETTE_SUFFIX,
@@ -198,13 +199,6 @@ def score_diff_main(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
-
-
 def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     score = commands.add_parser(
         "score",
@@ -233,7 +227,7 @@ def add_parsers(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     )
     score.add_argument(
         "--concurrency",
-        type=_positive,
+        type=positive_int,
         default=1,
         help="dialogues played at once (default 1: latencies without queueing)",
     )
