@@ -127,6 +127,13 @@ class AudioChunk(Base):
             "state IN ('receiving', 'stored', 'processed', 'failed')", name="chunk_state"
         ),
         Index("audio_chunks_device_time", "device_id", "started_at"),
+        # The start-up's settle and the retention round (migration 0005).
+        Index("audio_chunks_receiving", "id", postgresql_where=text("state = 'receiving'")),
+        Index(
+            "audio_chunks_to_purge",
+            "ended_at",
+            postgresql_where=text("purged_at IS NULL AND state IN ('processed', 'failed')"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = _uuid_pk()
