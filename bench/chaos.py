@@ -32,11 +32,8 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
 import random
-import signal
 import sqlite3
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -53,7 +50,7 @@ from bench.front import RoundRobinFront
 from bench.harness import (
     HEADERS,
     REAL_KB,
-    SALESBOT,
+    ServeProcess,
     StubProcess,
     cleanup,
     machine,
@@ -61,13 +58,12 @@ from bench.harness import (
     service_env,
     settings_file,
     tmpdir,
-    wait_ready,
 )
 from graph.builder import compile_graph
 from graph.memory import open_checkpointer
 from graph.state import message_text
 from graph.threads import thread_config
-from tests.support.net import free_port, stop
+from tests.support.net import free_port
 
 SESSION = "BOT_CHAOS"
 # Faults the stub plays (its own names) and how long each lasts, in seconds.
@@ -97,29 +93,6 @@ class Tally:
     answers: dict[str, set[str]] = field(default_factory=dict)
     """Customer → every answer a client got."""
     gave_up: list[str] = field(default_factory=list)
-
-
-class Service:
-    """`salesbot serve` on a fixed port, to be killed and started again."""
-
-    def __init__(self, env: dict[str, str], url: str, log: Path):
-        self.env, self.url, self.log = env, url, log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen([str(SALESBOT), "serve"], env=self.env, stdout=out, stderr=out)
-        # /health, not /ready: the model may be "down" right now.
-        wait_ready(self.url, self.proc, path="/health")
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop(self.proc, timeout_s=20)
 
 
 async def customer(
@@ -186,7 +159,7 @@ async def inject_faults(
 
 
 async def kill_service(
-    services: list[Service], tally: Tally, kills: int, done: asyncio.Event, rng: random.Random
+    services: list[ServeProcess], tally: Tally, kills: int, done: asyncio.Event, rng: random.Random
 ) -> None:
     """SIGKILL an instance chosen at random at random moments (at least `kills`
     times), restarting it at once."""
@@ -276,7 +249,7 @@ async def run(args: argparse.Namespace, work: Path, database_url: str | None) ->
     }
     with StubProcess(0.0) as stub:
         services = [
-            Service(
+            ServeProcess(
                 service_env(stub.url, port, kb=kb, db=db, settings=settings, extra_env=extra),
                 f"http://127.0.0.1:{port}",
                 work / f"serve-{port}.log",

@@ -56,7 +56,14 @@ class RoundRobinFront:
             writer.close()
             return
         up_reader, up_writer = upstream
-        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        try:
+            await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+        except asyncio.CancelledError:
+            # The benchmark's event loop is ending with requests still open (its
+            # customers were cancelled): close both sides and end quietly, where
+            # a cancelled connection task would be logged as an error by asyncio.
+            writer.close()
+            up_writer.close()
 
 
 async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:

@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -66,9 +67,11 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
-def settings_file(tmp: Path, **api: Any) -> Path:
-    """A copy of settings.yaml with `api` overrides (benchmarks lift rate limits)."""
+def settings_file(tmp: Path, llm: dict[str, Any] | None = None, **api: Any) -> Path:
+    """A copy of settings.yaml with `api` overrides (benchmarks lift rate limits)
+    and `llm` ones."""
     data = yaml.safe_load((ROOT / "settings.yaml").read_text(encoding="utf-8"))
+    data["llm"].update(llm or {})
     for key, value in api.items():
         if key.startswith("per_"):
             data["api"]["rate_limit"][key] = value
@@ -99,6 +102,31 @@ def wait_ready(
                 return
         time.sleep(0.02)
     raise TimeoutError("the service did not become ready")
+
+
+class ServeProcess:
+    """`salesbot serve` on a fixed port, to be started, killed and started again
+    (several of them make the instances behind one front)."""
+
+    def __init__(self, env: dict[str, str], url: str, log: Path):
+        self.env, self.url, self.log = env, url, log
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, path: str = "/health") -> None:
+        """Start and wait for `path` to answer 200 (/health by default: a chaos
+        run's model may be "down" at the moment)."""
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen([str(SALESBOT), "serve"], env=self.env, stdout=out, stderr=out)
+        wait_ready(self.url, self.proc, path=path)
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop(self.proc, timeout_s=20)
 
 
 def service_env(
@@ -175,11 +203,24 @@ class StubProcess:
     neither the client nor the service for a GIL). A fixed `port` lets a scenario
     stop it ("Ollama is gone") and start it again on the same address."""
 
-    def __init__(self, delay_s: float = 0.0, *, port: int | None = None, search: bool = True):
+    def __init__(
+        self,
+        delay_s: float = 0.0,
+        *,
+        port: int | None = None,
+        search: bool = True,
+        parallel: int | None = None,
+        demo: bool = False,
+    ):
         self.delay_s = delay_s
+        # Calls the stub serves at once, the rest queued (one GPU's capacity).
+        self.parallel = parallel
         self.port = port or free_port()
         # Analyses that search the KB for the message, as real ones mostly do.
         self.search = search
+        # Replies that read the message and build answers from the prompt's KB
+        # facts (the stub's --demo): no two answers of a dialogue alike.
+        self.demo = demo
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -188,9 +229,11 @@ class StubProcess:
 
     def start(self) -> StubProcess:
         args = ["--port", str(self.port), "--delay", str(self.delay_s)]
+        if self.parallel:
+            args += ["--parallel", str(self.parallel)]
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tests.support.ollama_stub", *args]
-            + (["--search"] if self.search else []),
+            + (["--demo"] if self.demo else ["--search"] if self.search else []),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             cwd=ROOT,

@@ -1,11 +1,14 @@
 """The Ollama-protocol stub as a standalone server: it reports a port it cannot
-take, and its demo mode shows the bot's real flow through the service."""
+take, serves no more calls at once than its GPU-like capacity allows, and its
+demo mode shows the bot's real flow through the service."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,7 +18,9 @@ import pytest
 from api.app import create_app
 from core.settings import load_settings
 from tests.support import GRAPH_KB, ROOT
-from tests.support.ollama_stub import OllamaStub, demo_reply
+from tests.support.ollama_stub import DEFAULT_MODEL, OllamaStub, demo_reply
+from tests.support.ollama_stub.app import asgi_app
+from tests.support.ollama_stub.replies import canned_reply
 
 KEY = "demo-key"
 
@@ -37,6 +42,27 @@ def test_a_taken_port_is_reported_and_nothing_claims_to_listen() -> None:
     assert done.stderr.strip() == (
         f"ollama stub: cannot listen on 127.0.0.1:{port}: Address already in use"
     )
+
+
+async def four_calls_at_once(parallel: int | None, delay_s: float) -> float:
+    """Seconds four concurrent chat calls take on the ASGI stub."""
+    stub = OllamaStub(fallback=canned_reply, delay_s=delay_s)
+    body = {"model": DEFAULT_MODEL, "messages": [{"role": "user", "content": "Сколько стоит?"}]}
+    transport = httpx.ASGITransport(app=asgi_app(stub, parallel))
+    async with httpx.AsyncClient(transport=transport, base_url="http://stub") as http:
+        started = time.perf_counter()
+        responses = await asyncio.gather(*(http.post("/api/chat", json=body) for _ in range(4)))
+        elapsed = time.perf_counter() - started
+    assert [r.status_code for r in responses] == [200] * 4
+    return elapsed
+
+
+async def test_parallel_caps_the_calls_served_at_once_and_queues_the_rest() -> None:
+    # Two slots for four calls of 0.3 s: two rounds, as an Ollama with
+    # OLLAMA_NUM_PARALLEL=2 would take; the scaling benchmark relies on it.
+    assert await four_calls_at_once(parallel=2, delay_s=0.3) >= 0.6
+    # Without a cap all four wait at the same time.
+    assert await four_calls_at_once(parallel=None, delay_s=0.3) < 0.6
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import socket
 from typing import Any
@@ -24,8 +25,16 @@ from tests.support.ollama_stub.replies import canned_reply, file_reply, searchin
 from tests.support.ollama_stub.server import NoScriptedReply, OllamaStub
 
 
-def asgi_app(stub: OllamaStub) -> Starlette:
-    """The same protocol as `OllamaStub`'s threaded server, as an ASGI app."""
+def asgi_app(stub: OllamaStub, parallel: int | None = None) -> Starlette:
+    """The same protocol as `OllamaStub`'s threaded server, as an ASGI app.
+
+    `parallel` plays one GPU's capacity, as Ollama's OLLAMA_NUM_PARALLEL does: at
+    most that many calls spend their `delay_s` at once, the others wait in line
+    (None: every call at once, a model with no capacity limit).
+    """
+    slots: contextlib.AbstractAsyncContextManager[Any] = (
+        asyncio.Semaphore(parallel) if parallel else contextlib.nullcontext()
+    )
 
     async def chat(request: Request) -> Any:
         try:
@@ -50,7 +59,8 @@ def asgi_app(stub: OllamaStub) -> Starlette:
             except NoScriptedReply as exc:
                 return JSONResponse({"error": str(exc)}, status_code=500)
         if stub.delay_s:
-            await asyncio.sleep(stub.delay_s)
+            async with slots:
+                await asyncio.sleep(stub.delay_s)
         lines = [json.dumps(x, ensure_ascii=False) + "\n" for x in stub.lines(body, content)]
         # All lines in one body, as an instant model would produce them; a
         # StreamingResponse over a list iterates it in Starlette's thread pool, a
@@ -121,6 +131,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--port", type=int, default=11434)
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each reply")
+    parser.add_argument(
+        "--parallel",
+        type=int,
+        help="calls that spend --delay at once, the rest wait in line "
+        "(one GPU's OLLAMA_NUM_PARALLEL; default: no limit)",
+    )
     parser.add_argument("--model", action="append", help="model names to advertise")
     parser.add_argument(
         "--tokens-per-s",
@@ -165,7 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     mode = "demo" if args.demo else "search" if args.search else "canned"
     print(f"ollama stub ({mode} replies) listening on http://127.0.0.1:{args.port}", flush=True)
     config = uvicorn.Config(
-        asgi_app(stub),
+        asgi_app(stub, args.parallel),
         log_level="warning",
         access_log=False,
         backlog=2048,
