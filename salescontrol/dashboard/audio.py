@@ -13,8 +13,8 @@ A cached file is named by a digest of the span and of the chunks (ids and hashes
 a dialogue that grows, or gets a late chunk, gets a new file and the stale one is
 removed. Files are written to a temporary name and renamed; ffmpeg runs as an
 asyncio subprocess, off the event loop. Cached cuts are kept at most
-`CACHE_MAX_AGE_S`, so a customer's voice does not outlive the chunks' retention
-by more than that.
+`CACHE_MAX_AGE_S`, and the retention round deletes the cuts of the dialogues whose
+chunks it purges, so a customer's voice leaves the disk with its chunks.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -126,9 +126,20 @@ def _tidy(root: Path, dialogue_id: uuid.UUID, keep: str, now: float) -> None:
     prune_cuts(root, now)
 
 
+def drop_cuts(root: Path, dialogue_ids: Iterable[uuid.UUID]) -> int:
+    """Delete the cached cuts of these dialogues (their chunks were purged); how many."""
+    directory = root / CACHE_DIR
+    removed = 0
+    for dialogue_id in dialogue_ids:
+        for path in directory.glob(f"{dialogue_id}-*"):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
 def prune_cuts(root: Path, now: float) -> int:
     """Delete every cached cut older than CACHE_MAX_AGE_S (the retention round calls
-    it, so that no cut outlives its chunks by more than a day); how many."""
+    it: the cache stays small, whatever its dialogues' age); how many."""
     directory = root / CACHE_DIR
     if not directory.is_dir():
         return 0

@@ -5,8 +5,9 @@ stay, so the figures of the past do not change.
 Only chunks the pipeline is done with (processed, or failed for good) are purged.
 The file goes first and the mark second: a crash in between leaves an unmarked row
 whose file is gone, and the next round marks it — never a marked row whose file
-still holds a customer's voice. The same round deletes the dashboard's cached cuts
-of dialogues older than a day, so that no cut outlives its chunks for long.
+still holds a customer's voice. With the chunks go the dashboard's cached cuts of
+the dialogues on their devices and times (a cut is a copy of the chunks' voice);
+the same round also deletes any cut older than a day.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import uuid
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import SalesControlSettings
-from salescontrol.dashboard.audio import prune_cuts
-from salescontrol.db.models import AudioChunk
+from salescontrol.dashboard.audio import MAX_SPAN_S, drop_cuts, prune_cuts
+from salescontrol.db.models import AudioChunk, Dialogue
 from salescontrol.ingest.storage import AudioStore
 
 log = logging.getLogger("salescontrol.ingest")
@@ -42,7 +45,13 @@ async def purge_expired(
         async with sessions() as db:
             rows = (
                 await db.execute(
-                    select(AudioChunk.id, AudioChunk.path)
+                    select(
+                        AudioChunk.id,
+                        AudioChunk.path,
+                        AudioChunk.device_id,
+                        AudioChunk.started_at,
+                        AudioChunk.ended_at,
+                    )
                     .where(
                         AudioChunk.ended_at < cutoff,
                         AudioChunk.purged_at.is_(None),
@@ -56,6 +65,9 @@ async def purge_expired(
                 return purged
             for row in rows:
                 await asyncio.to_thread(store.absolute(row.path).unlink, missing_ok=True)
+            spans = [(row.device_id, row.started_at, row.ended_at) for row in rows]
+            dialogues = await db.scalars(select(Dialogue.id).where(overlapping(spans)))
+            await asyncio.to_thread(drop_cuts, store.root, list(dialogues))
             await db.execute(
                 update(AudioChunk)
                 .where(AudioChunk.id.in_([row.id for row in rows]))
@@ -63,6 +75,30 @@ async def purge_expired(
             )
             await db.commit()
             purged += len(rows)
+
+
+def overlapping(chunks: Iterable[tuple[uuid.UUID, datetime, datetime]]) -> ColumnElement[bool]:
+    """Dialogues that may hold these chunks' audio: per device, those overlapping the
+    span from its first chunk's start to its last chunk's end (a purge round takes
+    the oldest chunks, so the span is mostly contiguous; a cut deleted in excess is
+    only made again when someone plays it)."""
+    spans: dict[uuid.UUID, tuple[datetime, datetime]] = {}
+    for device, started_at, ended_at in chunks:
+        first, last = spans.get(device, (started_at, ended_at))
+        spans[device] = (min(first, started_at), max(last, ended_at))
+    return or_(
+        *(
+            and_(
+                Dialogue.device_id == device,
+                Dialogue.started_at < end,
+                Dialogue.ended_at > start,
+                # A cut covers at most MAX_SPAN_S from its dialogue's start; the
+                # bound keeps the index scan to the span's neighbourhood.
+                Dialogue.started_at > start - timedelta(seconds=MAX_SPAN_S),
+            )
+            for device, (start, end) in spans.items()
+        )
+    )
 
 
 async def purge_forever(

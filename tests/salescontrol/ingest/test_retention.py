@@ -1,5 +1,6 @@
 """The retention period: recordings older than `retention.audio_days` leave the disk,
-their rows (and dialogues) stay; younger ones and ones still in the pipeline stay."""
+with the dashboard's cached cuts of their dialogues; their rows (and dialogues)
+stay; younger ones and ones still in the pipeline stay."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from pathlib import Path
 from sqlalchemy import select, update
 
 from salescontrol.dashboard.audio import CACHE_DIR, CACHE_MAX_AGE_S, prune_cuts
-from salescontrol.db.models import AudioChunk
+from salescontrol.db.models import AudioChunk, Device, Dialogue, Register
 from salescontrol.ingest.retention import purge_expired
 from tests.salescontrol.audio import AudioFactory
 from tests.salescontrol.ingest.service import Ingest
@@ -82,6 +83,49 @@ async def test_a_file_already_gone_is_marked_all_the_same(
     assert await purge_expired(runtime.sessions, runtime.store, 90, now) == 1
     async with runtime.sessions() as db:
         assert await db.scalar(select(AudioChunk.purged_at)) == now
+
+
+async def test_the_cached_cuts_of_purged_chunks_dialogues_go_with_them(
+    ingest: Ingest, audio: AudioFactory
+) -> None:
+    device = await ingest.device()
+    now = datetime.now(UTC).replace(microsecond=0)
+    old_start, young_start = now - timedelta(days=91), now - timedelta(days=89)
+    for start in (old_start, young_start):
+        assert (await device.upload(uuid.uuid4(), start, audio.opus())).status_code == 201
+    runtime = ingest.runtime
+    async with runtime.sessions() as db, db.begin():
+        await db.execute(update(AudioChunk).values(state="processed"))
+        row = await db.get(Device, uuid.UUID(device.id))
+        assert row is not None
+        register = await db.get(Register, row.register_id)
+        assert register is not None
+        dialogues = {}
+        for name, start in (("old", old_start), ("young", young_start)):
+            dialogue = Dialogue(
+                device_id=row.id,
+                register_id=register.id,
+                point_id=register.point_id,
+                started_at=start + timedelta(seconds=1),
+                ended_at=start + timedelta(seconds=3),
+                state="closed",
+                closed_reason="silence",
+                closed_at=start + timedelta(seconds=15),
+            )
+            db.add(dialogue)
+            await db.flush()
+            dialogues[name] = dialogue.id
+    cuts = runtime.store.root / CACHE_DIR
+    cuts.mkdir(parents=True)
+    # Fresh files, so only the purge can remove them (not the age limit).
+    cached = {name: cuts / f"{id_}-digest.ogg" for name, id_ in dialogues.items()}
+    for path in cached.values():
+        path.write_bytes(b"OggS")
+
+    assert await purge_expired(runtime.sessions, runtime.store, 90, now) == 1
+
+    assert not cached["old"].exists()
+    assert cached["young"].exists()
 
 
 def test_cached_cuts_older_than_a_day_are_deleted(tmp_path: Path) -> None:
