@@ -5,9 +5,10 @@ male unit-selection voice. The customer is the same voice raised by sox `pitch`
 (+300 cents: a higher, clearly different speaker), or espeak-ng's Russian when
 asked for. Measured with Whisper base on the dialogues of dialogues_dev.yaml as
 the ASR worker lays them out (figures and command in the package docstring):
-word error rate 0.207 for festival's voice and 0.207 for it raised by 300 cents,
-about 0.9 for espeak-ng's formant voice, so the customer's voice is festival's,
-pitched. Festival's lexicon gets `LEXICON`'s entries for the counter's loanwords.
+word error rate 0.207 for festival's voice, 0.196 for it raised by 300 cents and
+1.47 for espeak-ng's formant voice (Whisper hears little of it and invents the
+rest), so the customer's voice is festival's, pitched. Festival's lexicon gets
+`LEXICON`'s entries for the counter's loanwords.
 
 Festival takes the text as UTF-8 bytes (a KOI8-R file is refused). All turns are
 said by one festival process, which loads the voice once: ~1 s for 40 turns, where
