@@ -195,7 +195,8 @@ def test_words_match_the_spoken_text(transcript: TranscriptResult) -> None:
     reference = " ".join(expected or text for _, text, expected in TURNS)
     errors = wer(reference, transcript.text)
     print(f"WER {errors.rate:.3f}: {transcript.text}")
-    assert errors.rate <= 0.2, transcript.text
+    # 0.032 on the project's machine (one word of 31: Американо → Американу).
+    assert errors.rate <= 0.1, transcript.text
     assert transcript.language == "ru"
     assert transcript.passes == 1
     assert transcript.model == f"whisper-base@{MODEL_SHA256[:12]}/int8"
