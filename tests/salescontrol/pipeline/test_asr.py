@@ -43,12 +43,14 @@ from salescontrol.pipeline.asr.model import (
 )
 from salescontrol.pipeline.asr.transcribe import (
     GAP_S,
+    WINDOW_S,
     Pass,
     Stretch,
     Timeline,
     lay_out,
     transcribe_dialogue,
     unreliable,
+    windows,
 )
 from salescontrol.pipeline.audio import SAMPLE_RATE
 from salescontrol.pipeline.messages import (
@@ -379,6 +381,19 @@ def test_timeline_maps_silence_to_the_nearest_speech() -> None:
     assert timeline.map(1.1, end=True) == 6.0  # an end in the gap: the previous one
     assert timeline.map(2.3, end=False) == 11.0
     assert timeline.map(9.0, end=True) == 12.0
+
+
+def test_a_long_dialogue_goes_to_whisper_in_windows_split_between_pieces() -> None:
+    # Pieces of 10 s laid 0.3 s apart: two fit in a window, the third starts the next;
+    # a piece longer than a window is one of its own.
+    step = 10.0 + GAP_S
+    pieces = [Stretch(k * step, 10.0, k * 20.0) for k in range(5)]
+    long = Stretch(5 * step, WINDOW_S + 5, 200.0)
+    last = Stretch(long.at_s + long.length_s + GAP_S, 2.0, 300.0)
+    groups = windows(Timeline([*pieces, long, last]))
+    assert groups == [pieces[0:2], pieces[2:4], [pieces[4]], [long], [last]]
+    assert all(g[-1].at_s + g[-1].length_s - g[0].at_s <= WINDOW_S for g in groups if len(g) > 1)
+    assert windows(Timeline(pieces[:2])) == [pieces[:2]]
 
 
 # --- the bundled model's directory ------------------------------------------------------

@@ -33,7 +33,7 @@ dialogues_dev.yaml (10 dialogues, 44 turns, 184 words):
     the two voices as a day has them (seller 0.212, customer 0.217) 0.215
     + the room noise (-50 dBFS pink)                                0.223
     + opus at 24 kbit/s, encoded and decoded                        0.207
-    three dialogues back to back as one (37-46 s, opus)             0.446
+    three dialogues back to back as one (37-46 s, opus)             0.242
   cut from the day's chunks by the worker (`python -m bench.asr`): 0.226; the
   whole pipeline on the default day with the VAD's own segments (`python -m
   bench.pipeline`, 184 words): 0.255. Without the prompt the clean seller's
@@ -48,22 +48,24 @@ dialogues_dev.yaml (10 dialogues, 44 turns, 184 words):
   "о давайте" (→ "отдавайте"). The loanwords капучино, эспрессо, круассан and
   тирамису are said with the pronunciations of voices.LEXICON and Whisper
   writes them right. The target of 0.15 is not reached with this voice and the
-  base model. Dialogues longer than Whisper's 30 s window fare much worse
-  (the `long` row): a later window loses whole turns or loops on one syllable,
-  and the prompt primes only the first window (faster-whisper resets it when
-  windows are not conditioned on each other). Tried without gain on the
-  dialogues of the script: splitting a turn into one festival utterance per
-  sentence, sox tempo 0.8 and 0.9, a high-pass at 150 or 300 Hz, other clunits
-  settings (continuity weight 20, optimal coupling 2, no extended selections,
-  log scores), a hard т in "тенге" and "латте", other syllable splits of
-  "здравствуйте"; on the ASR side pad_s 0.1 and 0.4, gaps of 0.6 and 1.0 s,
-  beam 8, patience 2, float32 instead of int8, other wordings of the prompt,
-  decoding without timestamps; the vocabulary as `hotwords`, which primes
-  every window (three dialogues back to back, the voices and opus audio, 736
-  words: 0.291 instead of 0.404; but single dialogues by bench.asr: 0.247
-  instead of 0.226, as the near-silent window after the last word then echoes
-  the vocabulary, "американо американо …"), and conditioning each window on
-  the previous text (0.276 back to back, 0.467 by bench.asr: loops).
+  base model. A dialogue longer than Whisper's 30 s window goes to Whisper in
+  calls of at most transcribe.WINDOW_S split between its pieces (the `long`
+  row); in one call it gives 0.446, as a later window loses whole turns or loops
+  on one syllable and the prompt primes only the first window (faster-whisper
+  resets it when windows are not conditioned on each other). Tried without gain
+  on the dialogues of the script: splitting a turn into one festival utterance
+  per sentence, sox tempo 0.8 and 0.9, a high-pass at 150 or 300 Hz, other
+  clunits settings (continuity weight 20, optimal coupling 2, no extended
+  selections, log scores), a hard т in "тенге" and "латте", other syllable
+  splits of "здравствуйте"; on the ASR side pad_s 0.1 and 0.4, gaps of 0.6 and
+  1.0 s, beam 8, patience 2, float32 instead of int8, other wordings of the
+  prompt, decoding without timestamps. For three dialogues back to back in one
+  call (the voices and opus audio, 736 words: 0.404) the vocabulary as
+  `hotwords`, which primes every window, gives 0.291, but 0.247 instead of
+  0.226 on single dialogues by bench.asr (the near-silent window after the last
+  word then echoes the vocabulary, "американо американо …"), and conditioning
+  each window on the previous text gives 0.276 there and 0.467 by bench.asr
+  (loops); in windows of WINDOW_S the same audio gives 0.232.
 """
 
 from tests.support.shopday.build import build_shop_day, missing_tools
