@@ -2,7 +2,8 @@
 
 Prompt order is fixed by design — rules, KB facts, the known profile, the phase
 goal, recent history, then the new message — because facts placed after a long
-history get ignored and known fields must never be re-asked.
+history get ignored and known fields must never be re-asked. A regeneration adds
+one system note after the new message and changes nothing before it.
 """
 
 from __future__ import annotations
@@ -99,21 +100,24 @@ def build_answer_prompt(state: SalesState, settings: Settings) -> list[BaseMessa
         sections.append(str(work["objection_guidance"]))
     if work.get("invalid_iin"):
         sections.append(INVALID_IIN_BLOCK)
-    feedback = work.get("guard_feedback") or []
-    if feedback:
-        hints = "; ".join(VIOLATION_HINTS[code] for code in feedback)
-        sections.append(RETRY_BLOCK.format(violations=hints))
-
     messages = state.get("messages", [])
     customer = split_media(pending_customer_text(messages))
     note = MEDIA_NOTE.get(customer.media_source or "", "")
     text = mask_contacts(customer.text)
     current = f"{note.strip()}\n{text}" if note else text
-    return [
+    prompt: list[BaseMessage] = [
         SystemMessage(content="\n\n".join(sections)),
         *history_before_pending(messages, settings.flow.history_turns),
         HumanMessage(content=current),
     ]
+    feedback = work.get("guard_feedback") or []
+    if feedback:
+        # The regeneration's note comes last, after the customer's message: the
+        # prompt before it is then the first draft's, token for token, and Ollama
+        # reuses that prefix's KV cache instead of prefilling the whole prompt again.
+        hints = "; ".join(VIOLATION_HINTS[code] for code in feedback)
+        prompt.append(SystemMessage(content=RETRY_BLOCK.format(violations=hints)))
+    return prompt
 
 
 async def generate_answer(state: SalesState, runtime: Runtime[TurnContext]) -> dict[str, Any]:

@@ -390,7 +390,13 @@ async def test_guard_regenerates_once_naming_the_violation(stub, graph, services
     assert result.answer == "Тариф Standard стоит 220 000 ₸ в год."
     assert result.guard_violations == ["unknown_price"]
     assert result.llm_calls == 3
-    assert "названа сумма, которой нет в фактах" in system_prompt(stub.chat_requests()[-1])
+    draft, again = stub.chat_requests()[-2:]
+    # The regeneration resends the draft's prompt unchanged, so that the model
+    # server can reuse its cached prefix, and adds one note after the message.
+    assert again["messages"][:-1] == draft["messages"]
+    note = again["messages"][-1]
+    assert note["role"] == "system"
+    assert "названа сумма, которой нет в фактах" in note["content"]
 
 
 async def test_guard_falls_back_deterministically(stub, graph, services) -> None:

@@ -470,8 +470,7 @@ def live_ollama(request: dict[str, Any]) -> str:
         if "менеджер" in text:
             return json.dumps({"intent": "human_request"})
         return json.dumps({"intent": "greeting", "search_query": ""})
-    system = messages[0]["content"]
-    if "Прошлый вариант ответа нарушил правила" in system:
+    if "Прошлый вариант ответа нарушил правила" in last:
         return "Тариф Lite — 150 000 ₸ в год."
     if "стоит" in last:
         # An invented price: the guard makes the service ask again.

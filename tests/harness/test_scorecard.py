@@ -63,9 +63,10 @@ def model_reply(request: dict[str, Any]) -> str:
     if request.get("format"):
         return demo_reply(request)
     messages = request["messages"]
-    system, last = messages[0]["content"], messages[-1]["content"]
-    bad = BAD.get(last)
-    if bad and (RETRY not in system or last == STANDARD):
+    customer = [m["content"] for m in messages if m["role"] == "user"][-1]
+    retrying = RETRY in messages[-1]["content"]
+    bad = BAD.get(customer)
+    if bad and (not retrying or customer == STANDARD):
         return bad
     return demo_reply(request)
 

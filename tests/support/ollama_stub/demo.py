@@ -216,4 +216,6 @@ def demo_reply(request: dict[str, Any]) -> str:
     messages = request.get("messages") or [{}]
     if isinstance(request.get("format"), dict):
         return json.dumps(analyse(str(messages[-1].get("content", ""))), ensure_ascii=False)
-    return compose(str(messages[0].get("content", "")), str(messages[-1].get("content", "")))
+    # The customer's message: the last user one (a regeneration's note follows it).
+    customer = next((m for m in reversed(messages) if m.get("role") == "user"), messages[-1])
+    return compose(str(messages[0].get("content", "")), str(customer.get("content", "")))
