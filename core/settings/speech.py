@@ -36,12 +36,19 @@ class DialogueSettings(Strict):
     chunk_gap_s: float = Field(default=2.0, ge=0, le=600)
     """A hole longer than this between a device's chunks (it was off) ends a dialogue."""
     idle_close_s: float = Field(default=300.0, gt=0)
-    """A device that sent nothing for this long has its open dialogue closed."""
+    """A device that sent nothing for this long, and whose recorder reports it has
+    stopped recording with nothing left to send, has its open dialogue closed."""
+    offline_close_s: float = Field(default=3600.0, gt=0)
+    """A device that uploaded nothing for this long has its open dialogue closed
+    whatever it last reported. Until then a silent device may be a recorder that
+    keeps recording while its network is down: its backlog continues the dialogue."""
 
     @model_validator(mode="after")
     def _gap_below_length(self) -> DialogueSettings:
         if self.silence_gap_s >= self.max_dialogue_s:
             raise ValueError("silence_gap_s must be below max_dialogue_s")
+        if self.offline_close_s < self.idle_close_s:
+            raise ValueError("offline_close_s must not be below idle_close_s")
         return self
 
 

@@ -37,6 +37,7 @@ from salescontrol.pipeline.outputs import apply_analysis
 from salescontrol.pipeline.worker.backend import LocalBackend
 from salescontrol.pipeline.worker.handlers import handler_for
 from salescontrol.pipeline.worker.loop import Handler, Worker
+from salescontrol.recorder.status import OUTSIDE_HOURS
 
 WORKERS = 2
 """Workers per stage (the jobs are database round trips; two keep both busy)."""
@@ -154,7 +155,9 @@ class Pipeline:
 
     async def _close_last(self, now: datetime) -> None:
         """Close each device's last dialogue as the core's housekeeping would once
-        the device has sent nothing for a while: its last upload is its last chunk."""
+        the device has sent nothing for a while: its last upload is its last chunk,
+        and a heartbeat right after it reported that recording stopped with nothing
+        left to send (the sample's end). `report_health` sets the final health."""
         sc = self.settings.salescontrol
         async with self.backend.sessions() as session:
             last = (
@@ -162,8 +165,15 @@ class Pipeline:
                 .where(AudioChunk.device_id == Device.id)
                 .scalar_subquery()
             )
+            stopped = {"recording": False, "reason": OUTSIDE_HOURS, "queue": 0}
             await session.execute(
-                update(Device).where(Device.id.in_(self.devices)).values(last_upload_at=last)
+                update(Device)
+                .where(Device.id.in_(self.devices))
+                .values(
+                    last_upload_at=last,
+                    last_seen_at=last + timedelta(seconds=1),
+                    last_health=stopped,
+                )
             )
             await session.commit()
             await close_idle(session, sc.speech.dialogues, sc.jobs, now)

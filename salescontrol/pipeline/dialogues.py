@@ -122,6 +122,12 @@ async def _write(
         await jobs.enqueue(session, ASR, plan.id, job_cfg)
 
 
+# A silent device is not always a stopped one: a recorder whose network is down
+# keeps recording into its spool and later uploads the backlog in sequence, which
+# must continue the open dialogue (a hole in the sequence would close it anyway).
+# So the short wait applies only when the recorder's last heartbeat, sent after
+# its last upload, says it stopped recording and has nothing queued; a device
+# that reports nothing at all waits offline_close_s.
 _IDLE = text(
     """
     SELECT d.id FROM dialogues d JOIN devices v ON v.id = d.device_id
@@ -130,6 +136,11 @@ _IDLE = text(
       AND NOT EXISTS (
         SELECT 1 FROM jobs j WHERE j.kind = 'vad' AND j.partition = v.id::text
           AND j.state IN ('queued', 'running'))
+      AND (
+        coalesce(v.last_upload_at, d.created_at) < :offline_before
+        OR (v.last_seen_at > coalesce(v.last_upload_at, d.created_at)
+            AND v.last_health ->> 'recording' = 'false'
+            AND v.last_health ->> 'queue' = '0'))
     FOR UPDATE OF v SKIP LOCKED
     """
 )
@@ -138,10 +149,14 @@ _IDLE = text(
 async def close_idle(
     session: AsyncSession, cfg: DialogueSettings, job_cfg: JobSettings, now: datetime
 ) -> int:
-    """Close the open dialogues of devices that sent nothing for `idle_close_s`
-    and have no chunk waiting (a recorder switched off mid-dialogue). Commits."""
-    before = now - timedelta(seconds=cfg.idle_close_s)
-    ids = list((await session.execute(_IDLE, {"before": before})).scalars())
+    """Close the open dialogues of devices that have no chunk waiting and either
+    sent nothing for `idle_close_s` after reporting that they stopped recording
+    with an empty queue, or uploaded nothing for `offline_close_s`. Commits."""
+    bounds = {
+        "before": now - timedelta(seconds=cfg.idle_close_s),
+        "offline_before": now - timedelta(seconds=cfg.offline_close_s),
+    }
+    ids = list((await session.execute(_IDLE, bounds)).scalars())
     if ids:
         await session.execute(
             update(Dialogue)

@@ -1,7 +1,7 @@
 """A device's speech becomes dialogues in the database: segments saved once, a
 dialogue carried across chunks without duplicates, handed to transcription only
 once closed, the same dialogues on a second application, and dialogues of a
-device that went silent closed by the housekeeping."""
+recorder that stopped (or stayed silent for long) closed by the housekeeping."""
 
 from __future__ import annotations
 
@@ -120,27 +120,86 @@ async def test_a_device_off_for_a_while_closes_its_dialogue_at_the_hole(
     assert after.state == "open" and after.started_at == T0 + timedelta(minutes=10, seconds=0.1)
 
 
-async def test_housekeeping_closes_the_dialogue_of_a_silent_device_but_not_a_busy_one(
+async def set_device(
+    sessions: async_sessionmaker[AsyncSession], fleet: Fleet, **values: object
+) -> None:
+    async with sessions() as session, session.begin():
+        device = await session.get(Device, fleet.device_id)
+        assert device is not None
+        for name, value in values.items():
+            setattr(device, name, value)
+
+
+def health(recording: bool, queue: int) -> dict[str, object]:
+    return {"recording": recording, "queue": queue, "failed": 0, "errors": []}
+
+
+async def close(sessions: async_sessionmaker[AsyncSession], now: datetime) -> int:
+    async with sessions() as session:
+        return await close_idle(session, CFG, JOBS, now)
+
+
+async def test_housekeeping_closes_the_dialogue_of_a_stopped_recorder_but_not_a_busy_one(
     sessions: async_sessionmaker[AsyncSession], fleet: Fleet
 ) -> None:
     chunk = await fleet.chunk(T0)
     await apply(sessions, chunk, spans((50, 59.9)))
     now = datetime.now(UTC)
-    async with sessions() as session, session.begin():
-        device = await session.get(Device, fleet.device_id)
-        assert device is not None
-        device.last_upload_at = now - timedelta(seconds=CFG.idle_close_s + 10)
+    uploaded = now - timedelta(seconds=CFG.idle_close_s + 10)
+    # The recorder's heartbeat after its last upload: it stopped, nothing queued.
+    await set_device(
+        sessions, fleet, last_upload_at=uploaded, last_seen_at=now, last_health=health(False, 0)
+    )
     # A chunk waiting for its VAD job: the device is not silent, it is behind.
     waiting = await fleet.chunk(T0 + timedelta(seconds=60), job_cfg=JOBS)
-    async with sessions() as session:
-        assert await close_idle(session, CFG, JOBS, now) == 0
+    assert await close(sessions, now) == 0
 
     async with sessions() as session, session.begin():
         await session.execute(delete(Job).where(Job.subject_id == waiting))
-    async with sessions() as session:
-        assert await close_idle(session, CFG, JOBS, now) == 1
+    assert await close(sessions, now) == 1
     [dialogue] = await dialogues(sessions)
     assert (dialogue.state, dialogue.closed_reason) == ("closed", "idle")
     assert await asr_jobs(sessions) == {dialogue.id}
-    async with sessions() as session:
-        assert await close_idle(session, CFG, JOBS, now) == 0
+    assert await close(sessions, now) == 0
+
+
+async def test_a_recorder_still_recording_or_sending_keeps_its_dialogue_open(
+    sessions: async_sessionmaker[AsyncSession], fleet: Fleet
+) -> None:
+    chunk = await fleet.chunk(T0)
+    await apply(sessions, chunk, spans((50, 59.9)))
+    now = datetime.now(UTC)
+    uploaded = now - timedelta(seconds=CFG.idle_close_s + 10)
+    for reported in (None, health(True, 0), health(False, 3)):
+        await set_device(
+            sessions, fleet, last_upload_at=uploaded, last_seen_at=now, last_health=reported
+        )
+        assert await close(sessions, now) == 0, reported
+    # A heartbeat from before the last upload says nothing about what followed it.
+    before = uploaded - timedelta(seconds=1)
+    await set_device(sessions, fleet, last_seen_at=before, last_health=health(False, 0))
+    assert await close(sessions, now) == 0
+    # Nothing uploaded for offline_close_s: closed whatever the device last said.
+    late = now + timedelta(seconds=CFG.offline_close_s)
+    await set_device(sessions, fleet, last_health=health(True, 5))
+    assert await close(sessions, late) == 1
+    [dialogue] = await dialogues(sessions)
+    assert (dialogue.state, dialogue.closed_reason) == ("closed", "idle")
+
+
+async def test_a_backlog_after_a_network_outage_continues_the_open_dialogue(
+    sessions: async_sessionmaker[AsyncSession], fleet: Fleet
+) -> None:
+    # The network fails mid-dialogue: nothing arrives for longer than idle_close_s
+    # (heartbeats fail too), then the recorder uploads its spool in sequence.
+    first = await fleet.chunk(T0)
+    await apply(sessions, first, spans((50, 59.9)))
+    now = datetime.now(UTC)
+    await set_device(sessions, fleet, last_upload_at=now - timedelta(seconds=CFG.idle_close_s * 3))
+    assert await close(sessions, now) == 0
+    second = await fleet.chunk(T0 + timedelta(seconds=60))
+    await apply(sessions, second, spans((0, 8)))
+    [dialogue] = await dialogues(sessions)
+    assert dialogue.started_at == T0 + timedelta(seconds=50)
+    assert len(await segments(sessions)) == 2
+    assert {s.dialogue_id for s in await segments(sessions)} == {dialogue.id}
