@@ -139,12 +139,17 @@ async def close(sessions: async_sessionmaker[AsyncSession], now: datetime) -> in
         return await close_idle(session, CFG, JOBS, now)
 
 
+async def open_dialogue(sessions: async_sessionmaker[AsyncSession], fleet: Fleet) -> datetime:
+    """A dialogue still open at the end of the device's first chunk; returns now."""
+    chunk = await fleet.chunk(T0)
+    await apply(sessions, chunk, spans((50, 59.9)))
+    return datetime.now(UTC)
+
+
 async def test_housekeeping_closes_the_dialogue_of_a_stopped_recorder_but_not_a_busy_one(
     sessions: async_sessionmaker[AsyncSession], fleet: Fleet
 ) -> None:
-    chunk = await fleet.chunk(T0)
-    await apply(sessions, chunk, spans((50, 59.9)))
-    now = datetime.now(UTC)
+    now = await open_dialogue(sessions, fleet)
     uploaded = now - timedelta(seconds=CFG.idle_close_s + 10)
     # The recorder's heartbeat after its last upload: it stopped, nothing queued.
     await set_device(
@@ -166,9 +171,7 @@ async def test_housekeeping_closes_the_dialogue_of_a_stopped_recorder_but_not_a_
 async def test_a_recorder_still_recording_or_sending_keeps_its_dialogue_open(
     sessions: async_sessionmaker[AsyncSession], fleet: Fleet
 ) -> None:
-    chunk = await fleet.chunk(T0)
-    await apply(sessions, chunk, spans((50, 59.9)))
-    now = datetime.now(UTC)
+    now = await open_dialogue(sessions, fleet)
     uploaded = now - timedelta(seconds=CFG.idle_close_s + 10)
     for reported in (None, health(True, 0), health(False, 3)):
         await set_device(
@@ -192,9 +195,7 @@ async def test_a_backlog_after_a_network_outage_continues_the_open_dialogue(
 ) -> None:
     # The network fails mid-dialogue: nothing arrives for longer than idle_close_s
     # (heartbeats fail too), then the recorder uploads its spool in sequence.
-    first = await fleet.chunk(T0)
-    await apply(sessions, first, spans((50, 59.9)))
-    now = datetime.now(UTC)
+    now = await open_dialogue(sessions, fleet)
     await set_device(sessions, fleet, last_upload_at=now - timedelta(seconds=CFG.idle_close_s * 3))
     assert await close(sessions, now) == 0
     second = await fleet.chunk(T0 + timedelta(seconds=60))
