@@ -22,7 +22,7 @@ from kb import commands as kb_commands
 DIALOGUES_CLI = "tests.support.dialogues.cli"
 
 
-def _dialogues_main(args: argparse.Namespace) -> int:
+def _dialogues_main(argv: Sequence[str]) -> int:
     try:
         harness = importlib.import_module(DIALOGUES_CLI)
     except ModuleNotFoundError as exc:
@@ -35,7 +35,7 @@ def _dialogues_main(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    return int(harness.main(args.dialogue_args))
+    return int(harness.main(list(argv)))
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -51,12 +51,17 @@ def _build_parser() -> argparse.ArgumentParser:
         help="record dialogues or score a live model on them (development checkout)",
         add_help=False,
     )
+    # Listed for `salesbot --help`; its arguments are the harness's own (main()).
     dialogues.add_argument("dialogue_args", nargs=argparse.REMAINDER)
-    dialogues.set_defaults(func=_dialogues_main)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["dialogues"]:
+        # Handed over whole: argparse's REMAINDER refuses a first argument that
+        # looks like an option, so `salesbot dialogues --help` would be an error.
+        return _dialogues_main(argv[1:])
     args = _build_parser().parse_args(argv)
     try:
         return dispatch("salesbot", args)

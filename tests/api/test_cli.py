@@ -109,3 +109,15 @@ def test_serve_refuses_several_workers_on_sqlite(
     assert "DATABASE_URL=postgresql://" in lines[0]
     assert "per process" in lines[0]
     assert out == ""
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["score", "--help"]])
+def test_the_dialogues_command_shows_the_harness_help(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["dialogues", *argv])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: salesbot dialogues")
+    assert ("--ollama" in out) == (argv[0] == "score")
