@@ -37,12 +37,15 @@ log = logging.getLogger(__name__)
 GAP_S = 0.3
 """Silence laid between two pieces that are apart in time."""
 _TOUCH_S = 0.05
+"""Pieces closer than this (one utterance cut at a chunk border) are joined without it."""
 TRAILING_NO_SPEECH = 0.3
 """After the last word Whisper often "hears" a caption — СПОКОЙНАЯ МУЗЫКА, credits
 of subtitles, a stray "Иди." — in the padding and its own zero fill: trailing
 segments the model itself doubts are speech (no-speech probability at least this;
-measured 0.42–0.53 for such captions, about 0.01 for real speech) are dropped."""
-"""Pieces closer than this (one utterance cut at a chunk border) are joined without it."""
+measured 0.42–0.53 for such captions, about 0.01 for real speech) are dropped from
+the text. The pass's no-speech probability still counts them, so that a dialogue
+whose only segment Whisper doubts (empty text once it is dropped) can trigger the
+second pass."""
 
 AudioOf = Callable[[uuid.UUID], Awaitable[Path]]
 
@@ -124,6 +127,7 @@ class Pass:
     language: str
     avg_logprob: float | None
     no_speech_prob: float | None
+    """The highest of all segments Whisper returned, the dropped trailing ones too."""
     model: str
 
     @property
@@ -151,6 +155,7 @@ def _whisper_pass(
         initial_prompt=prompt,
     )
     raw = list(raw)
+    no_speech = max((s.no_speech_prob for s in raw), default=None)
     while raw and raw[-1].no_speech_prob >= TRAILING_NO_SPEECH:
         raw.pop()
 
@@ -171,7 +176,7 @@ def _whisper_pass(
         segments=segments,
         language=info.language,
         avg_logprob=avg,
-        no_speech_prob=max((s.no_speech_prob for s in raw), default=None),
+        no_speech_prob=no_speech,
         model=loaded.name,
     )
 

@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -28,12 +29,14 @@ import pytest
 
 from core.settings.speech import AsrSettings, SecondPass
 from salescontrol.pipeline.asr import model as asr_model
+from salescontrol.pipeline.asr import transcribe as asr_transcribe
 from salescontrol.pipeline.asr.cli import add_parser
 from salescontrol.pipeline.asr.model import (
     COPIED,
     MODEL_FILE,
     MODEL_SHA256,
     PARTS,
+    LoadedModel,
     ModelError,
     is_prepared,
     model_name,
@@ -394,6 +397,106 @@ def test_a_long_dialogue_goes_to_whisper_in_windows_split_between_pieces() -> No
     assert groups == [pieces[0:2], pieces[2:4], [pieces[4]], [long], [last]]
     assert all(g[-1].at_s + g[-1].length_s - g[0].at_s <= WINDOW_S for g in groups if len(g) > 1)
     assert windows(Timeline(pieces[:2])) == [pieces[:2]]
+
+
+# --- what is made of Whisper's segments (a fake model) ----------------------------------
+
+
+@dataclass
+class _FakeWhisper:
+    """faster-whisper's `transcribe` as a pass calls it: each call returns the next of
+    the prepared lists of segments."""
+
+    calls: list[list[SimpleNamespace]]
+
+    def transcribe(self, audio: np.ndarray, **options: Any) -> tuple[Any, Any]:
+        return iter(self.calls.pop(0)), SimpleNamespace(language="ru")
+
+
+def _said(start: float, text: str, no_speech: float = 0.01) -> SimpleNamespace:
+    """A segment as faster-whisper yields it (in the time of the audio it was given),
+    a word a second."""
+    words = [
+        SimpleNamespace(start=start + k, end=start + k + 0.8, word=f" {w}", probability=0.9)
+        for k, w in enumerate(text.split())
+    ]
+    return SimpleNamespace(
+        start=start, end=start + len(words), text=f" {text}", words=words,
+        avg_logprob=-0.2, no_speech_prob=no_speech,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def fake_models(monkeypatch: pytest.MonkeyPatch) -> dict[str, _FakeWhisper]:
+    """The models `transcribe_dialogue` loads, by name: fill in before it runs."""
+    models: dict[str, _FakeWhisper] = {}
+
+    def load(model: str, cfg: AsrSettings, bundled_dir: Path | None = None) -> LoadedModel:
+        return LoadedModel(models[model], model)
+
+    monkeypatch.setattr(asr_transcribe, "load_model", load)
+    return models
+
+
+@dataclass(frozen=True)
+class _Recorded:
+    speech: DialogueSpeech
+    chunk: Path
+
+    async def audio_of(self, chunk_id: uuid.UUID) -> Path:
+        return self.chunk
+
+
+def _recorded(folder: Path, pieces: list[tuple[float, float]]) -> _Recorded:
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed")
+    chunk = uuid.uuid4()
+    speech = DialogueSpeech(
+        dialogue_id=uuid.uuid4(), started_at=T0 + timedelta(seconds=pieces[0][0]),
+        ended_at=T0 + timedelta(seconds=pieces[-1][1]),
+        pieces=[_piece(chunk, 0, start, end) for start, end in pieces],
+    )  # fmt: skip
+    return _Recorded(speech, _wav(folder / "chunk.wav", pieces[-1][1] + 1))
+
+
+ONLY_NO_SPEECH = SecondPass(
+    model="small", avg_logprob_below=-100, chars_per_s_below=0, no_speech_prob_above=0.6
+)
+"""A second pass that only Whisper's doubt about speech can ask for."""
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        [("Спасибо.", 0.9)],  # the only segment: the text is empty once it is dropped
+        [("Два капучино, пожалуйста.", 0.01), ("Продолжение следует...", 0.9)],
+    ],
+    ids=["only-segment", "last-segment"],
+)
+async def test_a_doubted_last_segment_asks_for_the_second_pass(
+    tmp_path: Path, fake_models: dict[str, _FakeWhisper], first: list[tuple[str, float]]
+) -> None:
+    recorded = _recorded(tmp_path, [(0.5, 4.5)])
+    fake_models["base"] = _FakeWhisper([[_said(k, t, p) for k, (t, p) in enumerate(first)]])
+    fake_models["small"] = _FakeWhisper([[_said(0.2, "Спасибо, до свидания.")]])
+    cfg = AsrSettings(second_pass=ONLY_NO_SPEECH)
+    result = await transcribe_dialogue(recorded.speech, recorded.audio_of, cfg)
+    assert (result.passes, result.model) == (2, "small")
+    assert result.text == "Спасибо, до свидания."
+    assert result.no_speech_prob == 0.01
+
+
+async def test_trailing_segments_whisper_doubts_are_dropped_but_counted(
+    tmp_path: Path, fake_models: dict[str, _FakeWhisper]
+) -> None:
+    recorded = _recorded(tmp_path, [(0.5, 4.5)])
+    said = [_said(0, "Два капучино, пожалуйста."), _said(3, "Продолжение следует...", 0.45)]
+    fake_models["base"] = _FakeWhisper([said])
+    result = await transcribe_dialogue(recorded.speech, recorded.audio_of, AsrSettings())
+    assert result.text == "Два капучино, пожалуйста."
+    assert [s.text for s in result.segments] == [result.text]
+    assert result.no_speech_prob == 0.45
+    assert result.passes == 1
 
 
 # --- the bundled model's directory ------------------------------------------------------
