@@ -95,7 +95,9 @@ class AnalysisSettings(Strict):
     min_words: int = Field(default=4, ge=0)
     """A dialogue with fewer words is skipped (with the reason), not judged."""
     min_speech_s: float = Field(default=2.0, ge=0)
-    max_evidence: int = Field(default=3, ge=0, le=10)
+    max_evidence: int = Field(default=3, ge=0, le=3)
+    """Evidence quotes an analysis may have (the issue allows up to three): what the
+    model is asked for and what the core stores at most."""
 
     @model_validator(mode="after")
     def _openai_has_its_llm(self) -> AnalysisSettings:

@@ -59,6 +59,11 @@ def test_shipped_settings_load() -> None:
         ({"feature_flags__handoff": "maybe"}, "feature_flags.handoff"),
         ({"llm__modle": "x"}, "llm.modle"),
         ({"objections__strategies__price": ...}, "objections.strategies"),
+        # The issue allows up to three evidence quotes; the core stores no more.
+        (
+            {"salescontrol__speech__analysis__max_evidence": 4},
+            "salescontrol.speech.analysis.max_evidence",
+        ),
     ],
 )
 def test_invalid_value_names_the_key(tmp_path: Path, change: dict, key: str) -> None:
