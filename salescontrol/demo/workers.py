@@ -218,4 +218,6 @@ class Pipeline:
             if current.status != "done" or current.attempted != "yes":
                 continue
             async with self.backend.sessions() as session, session.begin():
-                await apply_analysis(session, dialogue_id, earlier(current))
+                await apply_analysis(
+                    session, dialogue_id, earlier(current), self.settings.salescontrol
+                )

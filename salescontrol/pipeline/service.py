@@ -2,7 +2,9 @@
 workers (on the core, with the database) and the internal routes (for workers on
 other hosts) go through, so the rules are the same: a result counts only if its
 worker still holds the job's lease, and it is written in the same transaction that
-marks the job done."""
+marks the job done. A result the core refuses (`outputs.InvalidResult`) is not
+written: the job is failed with the reason, so it is tried again later, and the
+poster learns why (`ResultRefused`)."""
 
 from __future__ import annotations
 
@@ -16,13 +18,32 @@ from core.settings import SalesControlSettings
 from salescontrol import jobs
 from salescontrol.db.models import Job
 from salescontrol.pipeline.messages import JobResult
-from salescontrol.pipeline.outputs import apply_result, record_failure
+from salescontrol.pipeline.outputs import InvalidResult, apply_result, record_failure
 
 log = logging.getLogger("salescontrol.pipeline")
 
 
-class WrongResult(ValueError):
+class WrongResult(InvalidResult):
     """A result of another kind than its job."""
+
+
+class ResultRefused(Exception):
+    """The core did not store a job's result, for `reason`. `state` is the job's
+    state after it was failed for it (`queued`: tried again later, `dead`); None
+    when it was not (its poster no longer held it) or is not known (a refusal
+    received over HTTP, whose message says it)."""
+
+    def __init__(self, reason: str, state: str | None = None):
+        super().__init__(reason)
+        self.reason = reason
+        self.state = state
+
+    def __str__(self) -> str:
+        if self.state == "queued":
+            return f"{self.reason}; the job is queued to be tried again"
+        if self.state == "dead":
+            return f"{self.reason}; the job is dead: it has no attempts left"
+        return self.reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,17 +63,24 @@ async def finish(
     session: AsyncSession, job_id: int, worker: str, result: JobResult, sc: SalesControlSettings
 ) -> bool:
     """Write `result` and mark the job done, atomically; False (nothing written)
-    when `worker` no longer holds the job."""
-    async with session.begin():
-        job = await session.get(Job, job_id)
-        if job is None:
-            return False
-        if job.kind != result.kind:
-            raise WrongResult(f"job {job_id} is a {job.kind} job, not {result.kind}")
-        if not await jobs.finish(session, job_id, worker):
-            await session.rollback()
-            return False
-        await apply_result(session, job.subject_id, result, sc)
+    when `worker` no longer holds the job. Raises `ResultRefused` (nothing written,
+    the job failed) for a result the core does not store."""
+    try:
+        async with session.begin():
+            job = await session.get(Job, job_id)
+            if job is None:
+                return False
+            if job.kind != result.kind:
+                raise WrongResult(f"job {job_id} is a {job.kind} job, not {result.kind}")
+            if not await jobs.finish(session, job_id, worker):
+                await session.rollback()
+                return False
+            await apply_result(session, job.subject_id, result, sc)
+    except InvalidResult as exc:
+        # Rolled back; the attempt counts, as any failure's (a worker that keeps
+        # posting invalid results ends its job dead, with this reason to look at).
+        failed = await fail(session, job_id, worker, f"result refused: {exc}", sc)
+        raise ResultRefused(str(exc), None if failed is None else failed.state) from None
     return True
 
 

@@ -2,9 +2,9 @@
 and analysis workers), behind their own token, SALESCONTROL_INTERNAL_TOKEN: take a
 job under a lease, keep the lease, read what the job needs (a chunk's audio, a
 dialogue's speech or transcript), post its result — written in the transaction
-that finishes the job — or give it back with an error. Workers never reach the
-database. Without the token set every route here is a 404: nothing internal is
-reachable by default."""
+that finishes the job, or refused with the reason and the job failed — or give it
+back with an error. Workers never reach the database. Without the token set every
+route here is a 404: nothing internal is reachable by default."""
 
 from __future__ import annotations
 
@@ -134,7 +134,7 @@ async def finish(job_id: int, body: FinishIn, db: DbDep, runtime: RuntimeDep) ->
         done = await service.finish(
             db, job_id, body.worker, body.result, runtime.settings.salescontrol
         )
-    except service.WrongResult as exc:
+    except service.ResultRefused as exc:
         raise APIError(400, str(exc)) from None
     if not done:
         raise APIError(409, LEASE_LOST)

@@ -1,8 +1,7 @@
 """The upsell analysis of a transcribed dialogue: one structured LLM call per
 dialogue (Ollama, or an OpenAI-compatible endpoint), judged against the shop's
-categories, with evidence quotes checked against the transcript."""
+categories, with evidence quotes checked against the transcript.
 
-from salescontrol.pipeline.analysis.analyse import AnalysisFailed, analyse, build_llm
-from salescontrol.pipeline.analysis.prompts import PROMPT_VERSION
-
-__all__ = ["PROMPT_VERSION", "AnalysisFailed", "analyse", "build_llm"]
+The package imports none of its modules: the core checks every posted analysis
+with `schema`'s rules (salescontrol.pipeline.outputs), and what imports that — a
+VAD worker, the ingest API — should not load the LLM client (`analyse`)."""

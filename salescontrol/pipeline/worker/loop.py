@@ -4,8 +4,9 @@ the result or give the job back with the error, and go on.
 A worker that dies (SIGKILL, a lost host) simply stops renewing: its lease
 expires and another worker takes the job, the attempt counted. A worker that
 finds its lease gone (it stalled past `jobs.lease_s`) stops working on the job,
-since another may already have it; its result would be refused anyway. A stop
-request lets the current job finish first.
+since another may already have it; its result would be refused anyway. A result
+the core refuses (an invalid analysis) leaves the job failed, to be tried again
+after its backoff. A stop request lets the current job finish first.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from core.logs import log_context
 from core.settings import SalesControlSettings
 from salescontrol import jobs
 from salescontrol.pipeline.messages import JobResult
+from salescontrol.pipeline.service import ResultRefused
 from salescontrol.pipeline.worker.backend import Backend
 
 log = logging.getLogger("salescontrol.worker")
@@ -91,7 +93,16 @@ class Worker:
                 state = await self.backend.fail(job.id, self.name, error)
                 log.warning("job failed", extra={"error_type": type(exc).__name__, "now": state})
                 return True
-            if await self.backend.finish(job.id, self.name, result):
+            try:
+                finished = await self.backend.finish(job.id, self.name, result)
+            except ResultRefused as exc:
+                # The core failed the job when it could; otherwise (it could not read
+                # the result) it is given back here, so it is tried again after the
+                # backoff rather than when the lease expires.
+                state = exc.state or await self.backend.fail(job.id, self.name, str(exc))
+                log.warning("result refused", extra={"reason": exc.reason, "now": state})
+                return True
+            if finished:
                 self.done += 1
                 log.info("job done", extra={"seconds": round(time.perf_counter() - started, 3)})
             else:

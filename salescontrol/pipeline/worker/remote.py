@@ -19,6 +19,7 @@ from pydantic import BaseModel
 from salescontrol import jobs
 from salescontrol.pipeline.inputs import NotReady
 from salescontrol.pipeline.messages import ChunkAudio, DialogueSpeech, DialogueText, JobResult
+from salescontrol.pipeline.service import ResultRefused
 
 M = TypeVar("M", bound=BaseModel)
 PREFIX = "/internal/v1"
@@ -29,20 +30,40 @@ class RemoteError(RuntimeError):
     """The core answered something a worker cannot go on with."""
 
 
+def _message(response: httpx.Response, default: str) -> str:
+    """The message of the core's error body (`{"error": {"code", "message"}}`)."""
+    try:
+        return str(response.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return default
+
+
 class RemoteBackend:
-    def __init__(self, base_url: str, token: str, timeout_s: float = 60.0):
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        timeout_s: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ):
+        """`transport`: how requests reach the core (tests: the app in-process)."""
         if not token:
             raise ValueError("SALESCONTROL_INTERNAL_TOKEN is not set")
         self.http = httpx.AsyncClient(
             base_url=base_url.rstrip("/") + PREFIX,
             headers={"Authorization": f"Bearer {token}"},
             timeout=timeout_s,
+            transport=transport,
         )
         self.files = Path(tempfile.mkdtemp(prefix="salescontrol-worker-"))
         self.kept: OrderedDict[uuid.UUID, Path] = OrderedDict()
 
-    async def _post(self, path: str, body: dict[str, Any]) -> httpx.Response:
+    async def _post(
+        self, path: str, body: dict[str, Any], *, refusable: bool = False
+    ) -> httpx.Response:
         response = await self.http.post(path, json=body)
+        if refusable and response.status_code == 400:
+            raise ResultRefused(_message(response, path))
         if response.status_code >= 500 or response.status_code in (400, 401, 404):
             raise RemoteError(f"POST {path}: {response.status_code} {response.text[:300]}")
         return response
@@ -50,7 +71,7 @@ class RemoteBackend:
     async def _get(self, path: str, model: type[M]) -> M:
         response = await self.http.get(path)
         if response.status_code == 404:
-            raise NotReady(response.json().get("error", {}).get("message", path))
+            raise NotReady(_message(response, path))
         if response.status_code != 200:
             raise RemoteError(f"GET {path}: {response.status_code} {response.text[:300]}")
         return model.model_validate(response.json())
@@ -75,8 +96,11 @@ class RemoteBackend:
         return response.status_code == 204
 
     async def finish(self, job_id: int, worker: str, result: JobResult) -> bool:
+        # A 400 is the core refusing the result (it failed the job if it could).
         response = await self._post(
-            f"/jobs/{job_id}/finish", {"worker": worker, "result": result.model_dump(mode="json")}
+            f"/jobs/{job_id}/finish",
+            {"worker": worker, "result": result.model_dump(mode="json")},
+            refusable=True,
         )
         return response.status_code == 204
 

@@ -384,7 +384,7 @@ async def test_a_rerun_queues_the_analysis_and_keeps_the_history(
             customer_reaction="rejected", summary="Предложил десерт, отказ.",
             model="stub", prompt_version="v2",
         )  # fmt: skip
-        await apply_analysis(db, dialogue_id, result)
+        await apply_analysis(db, dialogue_id, result, ingest.runtime.settings.salescontrol)
         await db.execute(update(Job).where(Job.subject_id == dialogue_id).values(state="running"))
         await db.commit()
     runs = [(a.run, a.current, a.quality) for a in await analyses_of(ingest, dialogue_id)]
