@@ -13,6 +13,10 @@ words that follow one another with only spaces, dashes or brackets between them
 Amounts are left alone: a group followed by a currency or measure word (with the
 thousands groups before it: "1 200 000 тенге"), groups joined by тысяча or
 миллион ("две тысячи сто"), and a bare thousands-grouped number below a billion.
+
+A transcript's runs are found on the dialogue's whole text (`redact_segments`): a
+number said across two of Whisper's segments is masked in each of them, in the
+segment's text and in its words.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 from typing import Literal
 
 from salescontrol.pipeline.asr.numbers import is_multiplier, parse_group
@@ -187,34 +192,88 @@ def redact(text: str) -> str:
     return _masked(text, find_sensitive(text))
 
 
-def redact_words(words: Sequence[Word]) -> list[Word]:
-    """Words with the numbers masked; the words a number spans become one word."""
-    text = "".join(w.word for w in words)
-    found = find_sensitive(text)
+def redact_segments(
+    segments: Sequence[TranscriptSegment],
+) -> tuple[str, list[TranscriptSegment]]:
+    """The dialogue's text and its segments, numbers masked.
+
+    Numbers are found once, on the segments' texts joined in order (the dialogue's
+    text), so that a number said across two segments, or across two of Whisper's
+    windows, is one run; each segment masks its part of every run it holds, in its
+    text and in its words. The text is the masked segments joined: it and the
+    segments mask the same things."""
+    parts = _parts([s.text for s in segments])
+    masked = [_masked_segment(s, found) for s, found in zip(segments, parts, strict=True)]
+    return " ".join(s.text for s in masked if s.text), masked
+
+
+def redact_segment(segment: TranscriptSegment) -> TranscriptSegment:
+    return redact_segments([segment])[1][0]
+
+
+def _parts(texts: Sequence[str]) -> list[list[Found]]:
+    """`find_sensitive` over the texts joined with spaces, each span cut into its
+    part in each text it touches (in that text's offsets)."""
+    starts: list[int] = []
+    at = 0
+    for text in texts:
+        starts.append(at)
+        at += len(text) + 1 if text else 0
+    found = find_sensitive(" ".join(t for t in texts if t))
+    parts: list[list[Found]] = []
+    for text, start in zip(texts, starts, strict=True):
+        local: list[Found] = []
+        for f in found:
+            a, b = max(f.start - start, 0), min(f.end - start, len(text))
+            if a < b:
+                local.append(Found(a, b, f.kind))
+        parts.append(local)
+    return parts
+
+
+def _masked_segment(segment: TranscriptSegment, found: Sequence[Found]) -> TranscriptSegment:
     if not found:
-        return list(words)
-    starts = [0]
-    for w in words:
-        starts.append(starts[-1] + len(w.word))
+        return segment
+    return segment.model_copy(
+        update={
+            "text": _masked(segment.text, found),
+            "words": _masked_words(segment.text, segment.words, found),
+        }
+    )
+
+
+def _touches(f: Found, start: int, end: int) -> bool:
+    return f.start < end and f.end > start
+
+
+def _masked_words(text: str, words: Sequence[Word], found: Sequence[Found]) -> list[Word]:
+    """The words with `found` (spans of `text`, the words' segment) masked. The
+    words a span runs over become one word that keeps the first one's start and
+    the last one's end."""
+    places = _places(text, words)
     out: list[Word] = []
     i = 0
     while i < len(words):
-        hits = [f for f in found if f.start < starts[i + 1] and f.end > starts[i]]
+        hits = [f for f in found if _touches(f, *places[i])]
         if not hits:
             out.append(words[i])
             i += 1
             continue
         j = i
-        while j + 1 < len(words) and any(f.end > starts[j + 1] for f in hits):
+        while j + 1 < len(words) and any(_touches(f, *places[j + 1]) for f in hits):
             j += 1
-            hits = [f for f in found if f.start < starts[j + 1] and f.end > starts[i]]
-        part = _masked(text[starts[i] : starts[j + 1]], hits, starts[i])
+            hits = [f for f in found if _touches(f, places[i][0], places[j][1])]
+        lo, hi = places[i][0], max(places[j][1], places[i][0])
+        part = _masked(
+            text[lo:hi], [Found(max(f.start, lo), min(f.end, hi), f.kind) for f in hits], lo
+        )
         span = words[i : j + 1]
+        first = span[0].word
         out.append(
             Word(
                 start_s=span[0].start_s,
                 end_s=span[-1].end_s,
-                word=part,
+                word=first[: len(first) - len(first.lstrip())] + part,
                 probability=min(w.probability for w in span),
             )
         )
@@ -222,7 +281,28 @@ def redact_words(words: Sequence[Word]) -> list[Word]:
     return out
 
 
-def redact_segment(segment: TranscriptSegment) -> TranscriptSegment:
-    return segment.model_copy(
-        update={"text": redact(segment.text), "words": redact_words(segment.words)}
-    )
+def _places(text: str, words: Sequence[Word]) -> list[tuple[int, int]]:
+    """Where each word is in its segment's text: [start, end) of its characters
+    there, spaces aside. Whisper decodes both from the same tokens, but it may hand
+    a punctuation mark to the word of the next or previous segment, so characters
+    are matched, not counted; a word none of whose characters is found sits, empty,
+    where the previous one ended."""
+    spoken = "".join(w.word for w in words)
+    where = [-1] * len(spoken)
+    for block in SequenceMatcher(None, spoken, text, autojunk=False).get_matching_blocks():
+        where[block.a : block.a + block.size] = range(block.b, block.b + block.size)
+    places: list[tuple[int, int]] = []
+    at = end = 0
+    for w in words:
+        matched = [
+            where[k]
+            for k in range(at, at + len(w.word))
+            if where[k] >= 0 and not spoken[k].isspace()
+        ]
+        if matched:
+            end = max(matched) + 1
+            places.append((min(matched), end))
+        else:
+            places.append((end, end))
+        at += len(w.word)
+    return places

@@ -23,7 +23,7 @@ import numpy as np
 
 from core.settings.speech import AsrSettings
 from salescontrol.pipeline.asr.model import LoadedModel, load_model, model_name
-from salescontrol.pipeline.asr.redact import redact, redact_segment
+from salescontrol.pipeline.asr.redact import redact_segments
 from salescontrol.pipeline.audio import SAMPLE_RATE, decode_pcm, to_float
 from salescontrol.pipeline.messages import (
     DialogueSpeech,
@@ -300,9 +300,9 @@ async def transcribe_dialogue(
     chosen, passes = await run(cfg.model), 1
     if cfg.second_pass.model and unreliable(chosen, speech_s, cfg):
         chosen, passes = await run(cfg.second_pass.model), 2
-    segments = [redact_segment(s) for s in chosen.segments]
+    text, segments = redact_segments(chosen.segments)
     return TranscriptResult(
-        text=redact(" ".join(s.text for s in segments if s.text)),
+        text=text,
         segments=segments,
         language=chosen.language,
         model=chosen.model,

@@ -499,6 +499,35 @@ async def test_trailing_segments_whisper_doubts_are_dropped_but_counted(
     assert result.passes == 1
 
 
+async def test_a_number_said_across_two_windows_is_masked_in_both(
+    tmp_path: Path, fake_models: dict[str, _FakeWhisper]
+) -> None:
+    # Two pieces of 15 s: laid out they are longer than a window, so two calls.
+    recorded = _recorded(tmp_path, [(0.5, 15.5), (20.0, 35.0)])
+    fake_models["base"] = _FakeWhisper(
+        [
+            [_said(1.0, "Запишите мой номер: восемь семьсот один двести")],
+            [_said(1.0, "тридцать четыре пятьдесят шесть семьдесят восемь. С вас 1200 тенге.")],
+        ]
+    )
+    result = await transcribe_dialogue(recorded.speech, recorded.audio_of, AsrSettings())
+    assert fake_models["base"].calls == []  # both windows went to Whisper
+    assert result.text == "Запишите мой номер: [номер] [номер]. С вас 1200 тенге."
+    assert [s.text for s in result.segments] == [
+        "Запишите мой номер: [номер]",
+        "[номер]. С вас 1200 тенге.",
+    ]
+    words = [w for s in result.segments for w in s.words]
+    assert [w.word for w in words] == [
+        " Запишите", " мой", " номер:", " [номер]", " [номер].", " С", " вас", " 1200", " тенге.",
+    ]  # fmt: skip
+    # A mask spans its words: from "восемь" to "двести" (the audio starts 0.2 s
+    # before the dialogue, its padding), then from "тридцать" to "восемь." (the second
+    # window starts at 19.3 s of the dialogue).
+    assert (words[3].start_s, words[3].end_s) == (3.8, 7.6)
+    assert (words[4].start_s, words[4].end_s) == (20.3, 26.1)
+
+
 # --- the bundled model's directory ------------------------------------------------------
 
 

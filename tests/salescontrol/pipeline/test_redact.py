@@ -1,13 +1,21 @@
 """Masking of spoken phone, card and IIN numbers in transcripts, as Whisper writes
-them: digits grouped every which way, Russian number words, or both."""
+them: digits grouped every which way, Russian number words, or both; in
+a dialogue's text and in its segments and their words alike."""
 
 from __future__ import annotations
+
+import re
 
 import pytest
 
 from core.text.contacts import find_iins, find_phones
-from salescontrol.pipeline.asr.numbers import parse_group
-from salescontrol.pipeline.asr.redact import find_sensitive, redact, redact_segment, redact_words
+from salescontrol.pipeline.asr.numbers import number_word, parse_group
+from salescontrol.pipeline.asr.redact import (
+    find_sensitive,
+    redact,
+    redact_segment,
+    redact_segments,
+)
 from salescontrol.pipeline.messages import TranscriptSegment, Word
 
 PHONES = [
@@ -123,16 +131,31 @@ def test_number_word_groups(words: list[str], digits: str, used: int) -> None:
     assert parse_group(words) == (digits, used)
 
 
-def _words(*parts: str) -> list[Word]:
+def _words(*parts: str, at: float = 0) -> list[Word]:
     return [
-        Word(start_s=i, end_s=i + 0.5, word=part, probability=0.9 - i / 100)
+        Word(start_s=at + i, end_s=at + i + 0.5, word=part, probability=0.9 - i / 100)
         for i, part in enumerate(parts)
     ]
 
 
+def _segment(*parts: str, at: float = 0) -> TranscriptSegment:
+    """A segment whose words spell its text, as Whisper's do."""
+    return TranscriptSegment(
+        start_s=at,
+        end_s=at + len(parts),
+        text="".join(parts).strip(),
+        words=_words(*parts, at=at),
+    )
+
+
+def _numbers(text: str) -> list[str]:
+    """The digits and number words left in `text`."""
+    return [w for w in re.findall(r"\w+", text) if w.isdigit() or number_word(w)]
+
+
 def test_words_of_a_number_become_one_masked_word() -> None:
-    words = _words(" Мой", " телефон", " 8", "-701", "-234", "-56", "-78.", " Спасибо.")
-    out = redact_words(words)
+    segment = _segment(" Мой", " телефон", " 8", "-701", "-234", "-56", "-78.", " Спасибо.")
+    out = redact_segment(segment).words
     assert [w.word for w in out] == [" Мой", " телефон", " [номер].", " Спасибо."]
     masked = out[2]
     assert (masked.start_s, masked.end_s) == (2, 6.5)
@@ -141,15 +164,19 @@ def test_words_of_a_number_become_one_masked_word() -> None:
 
 
 def test_spelled_number_in_words() -> None:
-    words = _words(" восемь,", " семьсот", " один,", " двести", " тридцать", " четыре,")
-    words += _words(" пятьдесят", " шесть,", " семьдесят", " восемь.")
-    out = redact_words(words)
-    assert [w.word for w in out] == [" [номер]."]
+    segment = _segment(
+        " восемь,", " семьсот", " один,", " двести", " тридцать", " четыре,",
+        " пятьдесят", " шесть,", " семьдесят", " восемь.",
+    )  # fmt: skip
+    out = redact_segment(segment)
+    assert out.text == "[номер]."
+    assert [w.word for w in out.words] == [" [номер]."]
+    assert (out.words[0].start_s, out.words[0].end_s) == (0, 9.5)
 
 
 def test_words_without_numbers_are_kept() -> None:
-    words = _words(" С", " вас", " 1200", " тенге.")
-    assert redact_words(words) == words
+    segment = _segment(" С", " вас", " 1200", " тенге.")
+    assert redact_segment(segment) == segment
 
 
 def test_segment_text_and_words() -> None:
@@ -163,6 +190,71 @@ def test_segment_text_and_words() -> None:
     assert out.text == "ИИН [ИИН], спасибо."
     assert [w.word for w in out.words] == [" ИИН", " [ИИН],", " спасибо."]
     assert (out.start_s, out.end_s) == (1.0, 5.0)
+
+
+def test_an_iin_across_two_segments() -> None:
+    segments = [_segment(" Мой", " ИИН", " 900101"), _segment(" 300123,", " спасибо.", at=10)]
+    text, out = redact_segments(segments)
+    assert text == "Мой ИИН [ИИН] [ИИН], спасибо."
+    assert [s.text for s in out] == ["Мой ИИН [ИИН]", "[ИИН], спасибо."]
+    assert [w.word for w in out[0].words] == [" Мой", " ИИН", " [ИИН]"]
+    assert [w.word for w in out[1].words] == [" [ИИН],", " спасибо."]
+    # Each masked word keeps its own time.
+    assert (out[0].words[2].start_s, out[0].words[2].end_s) == (2, 2.5)
+    assert (out[1].words[0].start_s, out[1].words[0].end_s) == (10, 10.5)
+    assert (out[1].start_s, out[1].end_s) == (10, 12)
+
+
+def test_a_phone_in_words_across_two_segments() -> None:
+    # Either half alone is below MIN_DIGITS; together they are a phone number.
+    segments = [
+        _segment(" Запишите:", " восемь", " семьсот", " один", " двести"),
+        _segment(
+            " тридцать", " четыре", " пятьдесят", " шесть", " семьдесят", " восемь.",
+            " С", " вас", " тысяча", " двести", " тенге.", at=10,
+        ),
+    ]  # fmt: skip
+    text, out = redact_segments(segments)
+    assert text == "Запишите: [номер] [номер]. С вас тысяча двести тенге."
+    assert [s.text for s in out] == ["Запишите: [номер]", "[номер]. С вас тысяча двести тенге."]
+    first, second = ([w.word for w in s.words] for s in out)
+    assert first == [" Запишите:", " [номер]"]
+    assert second == [" [номер].", " С", " вас", " тысяча", " двести", " тенге."]
+    # The words a mask stands for: the first one's start, the last one's end.
+    assert (out[0].words[1].start_s, out[0].words[1].end_s) == (1, 4.5)
+    assert (out[1].words[0].start_s, out[1].words[0].end_s) == (10, 15.5)
+    # Only the amount's number words are left, in the text and in every word.
+    assert _numbers(text) == ["двести"]
+    for segment in out:
+        assert _numbers(segment.text) == _numbers("".join(w.word for w in segment.words))
+
+
+def test_words_that_do_not_spell_the_text_exactly() -> None:
+    # Whisper may hand a punctuation mark to a word of the neighbouring segment.
+    segments = [
+        TranscriptSegment(
+            start_s=0,
+            end_s=4,
+            text="Номер восемь семьсот один двести",
+            words=_words(" Номер", " восемь", " семьсот", " один", " двести,"),
+        ),
+        TranscriptSegment(
+            start_s=10,
+            end_s=13,
+            text=", тридцать четыре пятьдесят шесть.",
+            words=_words(" тридцать", " четыре", " пятьдесят", " шесть.", at=10),
+        ),
+    ]
+    text, out = redact_segments(segments)
+    assert text == "Номер [номер] [номер]."
+    assert [w.word for w in out[0].words] == [" Номер", " [номер]"]
+    assert [w.word for w in out[1].words] == [" [номер]."]
+
+
+def test_a_dialogue_without_numbers_is_kept() -> None:
+    segments = [_segment(" Два", " капучино."), _segment(" С", " вас", " 1200", " тенге.", at=5)]
+    assert redact_segments(segments) == ("Два капучино. С вас 1200 тенге.", segments)
+    assert redact_segments([]) == ("", [])
 
 
 def test_long_text_is_fast() -> None:
