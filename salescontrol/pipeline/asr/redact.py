@@ -1,18 +1,20 @@
 """Spoken phone numbers, payment card numbers and IINs masked in a transcript.
 
 Whisper writes a dictated number as digits ("8 701 234-56-78", "87012345678"),
-as Russian words ("восемь, семьсот один, …") or as a mix. Digit groups and number
-words that follow one another with only spaces, dashes or brackets between them
-(commas too, between groups of up to three digits) form a run; a run of at least
-`MIN_DIGITS` digits is personal data and is replaced by a mask:
+as Russian or Kazakh words ("восемь, семьсот один, …", "сегіз, жеті жүз бір, …")
+or as a mix. Digit groups and number words that follow one another with only
+spaces, dashes or brackets between them (commas too, between groups of up to three
+digits) form a run; a run of at least `MIN_DIGITS` digits is personal data and is
+replaced by a mask:
 
 - 12 digits: an IIN (checksum or not: a misheard digit must not unmask it);
 - 13–19 digits that pass the Luhn check or are grouped 4-4-4-4: a card;
 - any other run: a phone number (local numbers have 7 digits).
 
 Amounts are left alone: a group followed by a currency or measure word (with the
-thousands groups before it: "1 200 000 тенге"), groups joined by тысяча or
-миллион ("две тысячи сто"), and a bare thousands-grouped number below a billion.
+thousands groups before it: "1 200 000 тенге", "екі жүз теңге"), groups joined by
+тысяча, миллион or мың ("две тысячи сто", "екі мың бес жүз"), and a bare
+thousands-grouped number below a billion.
 
 A transcript's runs are found on the dialogue's whole text (`redact_segments`): a
 number said across two of Whisper's segments is masked in each of them, in the
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from typing import Literal
 
-from salescontrol.pipeline.asr.numbers import is_multiplier, parse_group
+from salescontrol.pipeline.asr.numbers import LONGEST_GROUP, is_multiplier, parse_group
 from salescontrol.pipeline.messages import TranscriptSegment, Word
 
 MIN_DIGITS = 7
@@ -40,8 +42,9 @@ _COMMA = re.compile(r"[\s\-‐‑–—()]*,[\s\-‐‑–—()]*")
 _THOUSANDS = re.compile(r"\d{1,3}(?:[  ]\d{3})+")
 _PLUS = re.compile(r"(?:\+|\bплюс)\s*$", re.IGNORECASE)
 _MEASURE = re.compile(
-    r"тенге|тэнге|тг|₸|\$|€|руб|рубл[ьяеи]\w*|доллар\w*|евро|сом|сома|сомов|"
-    r"грамм\w*|гр|г|кг|килограмм\w*|мл|миллилитр\w*|литр\w*|л|см|мм|штук\w*|шт|процент\w*",
+    r"тенге|тэнге|теңге\w*|тг|₸|тиын\w*|\$|€|руб|рубл[ьяеи]\w*|доллар\w*|евро|сом|сома|сомов|"
+    r"грамм\w*|гр|г|кг|килограмм\w*|келі|мл|миллилитр\w*|литр\w*|л|см|мм|штук\w*|шт|дана|"
+    r"процент\w*|пайыз\w*",
     re.IGNORECASE,
 )
 
@@ -75,16 +78,22 @@ def _groups(text: str) -> list[_Group]:
             groups.append(_Group(word, tok.start(), tok.end(), True, after_multiplier))
             i += 1
         else:
-            # A group is at most three words ("семьсот двадцать один") with only
-            # spaces between them.
+            # A group is a few words ("семьсот двадцать один", "жеті жүз отыз бір")
+            # with only spaces between them.
             span = [tok]
             while (
-                len(span) < 3
+                len(span) < LONGEST_GROUP
                 and i + len(span) < len(tokens)
                 and _adjacent(text, span[-1].end(), tokens[i + len(span)])
             ):
                 span.append(tokens[i + len(span)])
-            digits, used = parse_group([t.group() for t in span])
+            before = tokens[i - 1] if i else None
+            after = tokens[i + 1] if i + 1 < len(tokens) else None
+            digits, used = parse_group(
+                [t.group() for t in span],
+                before.group() if before and _near(text, before.end(), tok) else None,
+                after.group() if after and _near(text, tok.end(), after) else None,
+            )
             if used:
                 end = span[used - 1].end()
                 groups.append(_Group(digits, tok.start(), end, False, after_multiplier))
@@ -103,6 +112,13 @@ def _groups(text: str) -> list[_Group]:
 
 def _adjacent(text: str, end: int, tok: re.Match[str]) -> bool:
     return not text[end : tok.start()].strip()
+
+
+def _near(text: str, end: int, tok: re.Match[str]) -> bool:
+    """Whether only what may join two groups of a run (spaces, dashes, brackets, a
+    comma) lies between `end` and the token."""
+    gap = text[end : tok.start()]
+    return bool(_JOIN.fullmatch(gap) or _COMMA.fullmatch(gap))
 
 
 def _mark_amount(text: str, groups: list[_Group]) -> None:

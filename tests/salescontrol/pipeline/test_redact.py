@@ -1,5 +1,5 @@
 """Masking of spoken phone, card and IIN numbers in transcripts, as Whisper writes
-them: digits grouped every which way, Russian number words, or both; in
+them: digits grouped every which way, Russian or Kazakh number words, or both; in
 a dialogue's text and in its segments and their words alike."""
 
 from __future__ import annotations
@@ -41,6 +41,20 @@ PHONES = [
     ("Номер 8 701 234 56 78, а второй 8 777 111 22 33", "Номер [номер], а второй [номер]"),
 ]
 
+KAZAKH = [
+    (
+        "Менің нөмірім сегіз жеті жүз бір екі жүз отыз төрт елу алты жетпіс сегіз.",
+        "Менің нөмірім [номер].",
+    ),
+    ("Нөмірім сегіз, жеті жүз бір, он екі, үш жүз қырық бес, алпыс.", "Нөмірім [номер]."),
+    ("сегіз жеті нөл бір екі үш төрт бес алты жеті сегіз", "[номер]"),
+    # Whisper without the Kazakh letters.
+    ("сегиз жети нол бир еки уш торт бес алты жети сегиз", "[номер]"),
+    ("телефоным сегиз жети жуз токсан тогыз кырык жиырма бир", "телефоным [номер]"),
+    ("ЖСН тоғыз жүз бір жүз бір үш жүз бір жүз жиырма үш", "ЖСН [ИИН]"),
+    ("Сегіз 701 екі жүз отыз төрт 56 78", "[номер]"),  # words and digits mixed
+]
+
 CARDS = [
     ("Карта 4400 4301 2345 6789", "Карта [карта]"),  # grouped 4-4-4-4, any checksum
     ("номер карты 4111111111111111", "номер карты [карта]"),  # Luhn-valid
@@ -77,10 +91,18 @@ UNTOUCHED = [
     "Скидка 10 процентов на второй кофе.",
     "Время 12:30, заказ 4567.",
     "",
+    "Екі мың бес жүз теңге.",
+    "Барлығы жиырма бес мың теңге болады.",
+    "Мың екі жүз теңге.",
+    "Он мың теңге, рахмет.",
+    "Бес жүз теңгеге екі кофе.",
+    "Екі кофе, бір шай, үш круассан.",
+    "Стоил 12 500, он сказал.",  # Russian "он" ("he"), not Kazakh ten
+    "Заказ 12345 торт",  # Russian "торт" ("cake"), not Kazakh four
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), PHONES + CARDS + IINS)
+@pytest.mark.parametrize(("text", "expected"), PHONES + CARDS + IINS + KAZAKH)
 def test_masked(text: str, expected: str) -> None:
     assert redact(text) == expected
 
@@ -103,7 +125,7 @@ def test_a_phone_next_to_an_amount() -> None:
 
 
 def test_the_mask_is_stable() -> None:
-    for text, _ in PHONES + CARDS + IINS:
+    for text, _ in PHONES + CARDS + IINS + KAZAKH:
         assert redact(redact(text)) == redact(text)
 
 
@@ -125,10 +147,37 @@ def test_nothing_the_bot_would_recognise_survives(text: str) -> None:
         (["сто", "двенадцать"], "112", 2),
         (["Две"], "2", 1),
         (["кофе"], "", 0),
+        (["жеті", "жүз", "бір"], "701", 3),  # the count, then жүз
+        (["жеті", "жүз", "отыз", "бір"], "731", 4),
+        (["жүз", "он"], "110", 2),
+        (["он", "бір"], "11", 2),
+        (["тоқсан", "тоғыз"], "99", 2),
+        (["токсан", "тогыз"], "99", 2),
+        (["қырық", "жүз"], "40", 1),  # жүз counts only a unit
+        (["бір", "екі"], "1", 1),
+        (["жеті", "один"], "7", 1),  # one group is said in one language
     ],
 )
 def test_number_word_groups(words: list[str], digits: str, used: int) -> None:
     assert parse_group(words) == (digits, used)
+
+
+@pytest.mark.parametrize(
+    ("word", "before", "after", "digits"),
+    [
+        ("он", None, None, ""),
+        ("он", "восемь", "семь", ""),
+        ("он", "сегіз", None, "10"),
+        ("торт", None, "бес", ""),  # both could be Russian
+        ("торт", None, "алты", "4"),
+        ("төрт", None, None, "4"),  # the Kazakh letter decides
+        ("бес", "жүз", None, "5"),
+    ],
+)
+def test_kazakh_words_that_are_russian_words_too(
+    word: str, before: str | None, after: str | None, digits: str
+) -> None:
+    assert parse_group([word], before, after)[0] == digits
 
 
 def _words(*parts: str, at: float = 0) -> list[Word]:
@@ -227,6 +276,19 @@ def test_a_phone_in_words_across_two_segments() -> None:
     assert _numbers(text) == ["двести"]
     for segment in out:
         assert _numbers(segment.text) == _numbers("".join(w.word for w in segment.words))
+
+
+def test_a_phone_across_segments_in_kazakh() -> None:
+    segments = [
+        _segment(" Нөмірім", " сегіз", " жеті", " жүз", " бір"),
+        _segment(" екі", " жүз", " отыз", " төрт", " елу", " алты", at=10),
+        _segment(" жетпіс", " сегіз.", " Екі", " мың", " бес", " жүз", " теңге.", at=20),
+    ]
+    text, out = redact_segments(segments)
+    assert text == "Нөмірім [номер] [номер] [номер]. Екі мың бес жүз теңге."
+    assert [w.word for s in out for w in s.words] == [
+        " Нөмірім", " [номер]", " [номер]", " [номер].", " Екі", " мың", " бес", " жүз", " теңге.",
+    ]  # fmt: skip
 
 
 def test_words_that_do_not_spell_the_text_exactly() -> None:
