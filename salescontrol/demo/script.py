@@ -20,7 +20,7 @@ from typing import Any
 
 from core.settings import Business
 from salescontrol.demo.source import SourceDay, SourceDialogue, SourceTurn
-from salescontrol.pipeline.asr.redact import redact, redact_segment
+from salescontrol.pipeline.asr.redact import redact_segments
 from salescontrol.pipeline.messages import (
     AnalysisResult,
     DialogueSpeech,
@@ -112,10 +112,11 @@ def transcript(truth: SourceDialogue | None, speech: DialogueSpeech) -> Transcri
             continue
         segment = TranscriptSegment(start_s=round(start, 3), end_s=round(end, 3), text=turn.text,
                                     words=_words(turn.text, start, end))  # fmt: skip
-        segments.append(redact_segment(segment))
+        segments.append(segment)
+    text, masked = redact_segments(segments)
     return TranscriptResult(
-        text=redact(" ".join(s.text for s in segments if s.text)),
-        segments=segments,
+        text=text,
+        segments=masked,
         language="ru",
         model=SCRIPT_MODEL,
     )
