@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import yaml
 from sqlalchemy import func, select
 
@@ -174,6 +176,43 @@ class Lab:
                 proc = self.spawn(kind, "--until-idle")
                 code = await asyncio.to_thread(proc.wait, timeout_s)
                 assert code == 0, f"{kind} worker exited {code}"
+
+    async def lease_holders(self) -> set[int]:
+        """Process ids of the workers holding a running job's lease (the worker's
+        name in a lease is host:pid:kind)."""
+        engine = make_engine(self.database_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as session:
+                owners = await session.scalars(
+                    select(Job.lease_owner).where(Job.state == "running")
+                )
+                return {int(o.split(":")[-2]) for o in owners if o and o.count(":") >= 2}
+        finally:
+            await engine.dispose()
+
+    async def taken_over(self) -> int:
+        """Jobs claimed more than once (a lease that expired, or a retry)."""
+        engine = make_engine(self.database_url, pool_size=1)
+        try:
+            async with session_factory(engine)() as session:
+                count = await session.scalar(select(func.count()).where(Job.attempts > 1))
+        finally:
+            await engine.dispose()
+        return int(count or 0)
+
+    def upload_again(self, sent_meta: Path) -> httpx.Response:
+        """A chunk the recorder already sent, sent again as it would after a lost
+        answer: the same id, start, bytes and checksum."""
+        assert self.server is not None
+        meta = json.loads(sent_meta.read_text())
+        body = sent_meta.with_suffix(".opus").read_bytes()
+        return httpx.put(
+            f"{self.server.url}/api/v1/devices/me/chunks/{meta['id']}",
+            content=body,
+            headers={"Authorization": f"Bearer {self.token}", "X-Chunk-Start": meta["start"],
+                     "X-Chunk-Sha256": hashlib.sha256(body).hexdigest()},
+            timeout=30,
+        )  # fmt: skip
 
     def kill(self, proc: subprocess.Popen[bytes]) -> None:
         if proc.poll() is None:

@@ -7,15 +7,12 @@ SIGKILL at random and a chunk is uploaded twice: the database ends the same."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import random
 import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from salescontrol.pipeline.analysis.schema import occurs
@@ -105,7 +102,9 @@ async def test_killing_workers_and_uploading_twice_changes_nothing(
     url = await cluster.fresh_database()
     lab = Lab(url, tmp_path)
     rng = random.Random(20261204)
-    kills = 0
+    killed: list[tuple[str, bool]] = []  # (kind, whether it held a job's lease)
+    sent = tmp_path / "spool" / "sent"
+    again: list[int] = []
     try:
         await lab.start()
         crew = {kind: [lab.spawn(kind) for _ in range(n)]
@@ -115,30 +114,33 @@ async def test_killing_workers_and_uploading_twice_changes_nothing(
         while not feeding.done() or await lab.pending():
             assert time.monotonic() < deadline, "the pipeline did not finish under chaos"
             await asyncio.sleep(rng.uniform(0.5, 2.5))
-            if kills < 12 and await lab.pending():
-                kind = rng.choice(sorted(crew))
-                victim = rng.randrange(len(crew[kind]))
+            # The first chunk sent again while the day is being processed, as a
+            # recorder does when the answer to its upload was lost.
+            if not again and (first := sorted(sent.glob("*.json"))):
+                again.append((await asyncio.to_thread(lab.upload_again, first[0])).status_code)
+            if len(killed) < 12 and await lab.pending():
+                # Every kind first, then at random; a worker holding a lease when
+                # there is one, so that its job has to be taken over.
+                spared = sorted(set(crew) - {kind for kind, _ in killed})
+                kind = rng.choice(spared or sorted(crew))
+                holders = await lab.lease_holders()
+                busy = [i for i, p in enumerate(crew[kind]) if p.pid in holders]
+                victim = rng.choice(busy) if busy else rng.randrange(len(crew[kind]))
                 lab.kill(crew[kind][victim])
                 crew[kind][victim] = lab.spawn(kind)
-                kills += 1
+                killed.append((kind, bool(busy)))
         await feeding
-        # A chunk sent again, as a recorder would after a lost answer.
-        sent = sorted((tmp_path / "spool" / "sent").glob("*.json"))[0]
-        meta = json.loads(sent.read_text())
-        body = sent.with_suffix(".opus").read_bytes()
-        assert lab.server is not None
-        again = httpx.put(
-            f"{lab.server.url}/api/v1/devices/me/chunks/{meta['id']}",
-            content=body,
-            headers={"Authorization": f"Bearer {lab.token}", "X-Chunk-Start": meta["start"],
-                     "X-Chunk-Sha256": hashlib.sha256(body).hexdigest()},
-        )  # fmt: skip
-        assert again.status_code == 200, again.text
+        # And a chunk sent again once everything is done.
+        last = sorted(sent.glob("*.json"))[-1]
+        again.append((await asyncio.to_thread(lab.upload_again, last)).status_code)
         await asyncio.sleep(1)
         assert not await lab.pending()
+        taken_over = await lab.taken_over()
     finally:
         await lab.stop()
-    assert kills >= 5
+    assert again == [200, 200], "a chunk sent again is recognized, not stored twice"
+    assert {kind for kind, _ in killed} == {"vad", "asr", "analysis"}
+    assert any(busy for _, busy in killed) and taken_over >= 1, (killed, taken_over)
     chaos = await snapshot(url)
     assert chaos == clean
     assert timedelta(0) < chaos["dialogues"][0][1] - chaos["dialogues"][0][0]
