@@ -14,6 +14,7 @@ DEPLOY = ROOT / "deploy" / "salescontrol"
 RUNBOOK = DEPLOY / "README.md"
 ENV_EXAMPLE = DEPLOY / "salescontrol.env.example"
 UNIT = DEPLOY / "salescontrol-ingest.service"
+WORKER_UNIT = DEPLOY / "salescontrol-worker@.service"  # a template: instance = kind
 BACKUP_UNIT = DEPLOY / "salescontrol-backup.service"
 BACKUP_TIMER = DEPLOY / "salescontrol-backup.timer"
 SITE = DEPLOY / "nginx-salescontrol.conf"

