@@ -17,8 +17,8 @@ its JSON), cache, build. `python -m tests.support.shopday` writes a day to a fol
 
 Measured on the project's machine (2 cores, shared with other jobs) for
 dialogues_dev.yaml (10 dialogues, 44 turns, 184 words):
-- the day: 369.4 s of audio (102.0 s of it speech), 7 chunks (6 x 60 s + 9.4 s);
-  d07 crosses the 04:04:00 boundary with the default start;
+- the day: 369.4 s of audio (102.0 s of it speech), 7 chunks (28 s, 5 x 60 s,
+  41.4 s); d03, d06 and d08 cross chunk boundaries with the default start;
 - a cold build: 4.3-6.7 s (festival, all turns in one process: ~1.5 s; noise and
   mix: ~0.7 s; opus encoding and probing of the chunks, two at a time: 2-4.5 s);
   from the cache: ~6 ms (a JSON read); ~13 MB per cached day, most of it day.wav;

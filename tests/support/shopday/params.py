@@ -1,9 +1,11 @@
 """Everything that shapes a shop day besides its script; all of it goes into the cache key.
 
-The day starts at `start` (default 2026-12-04T04:00:00Z, 09:00 in Asia/Almaty,
-a whole minute, so the first chunk is a full one); a start between boundaries
-gives a short first chunk, as a recorder started mid-minute does. The start
-must be a whole millisecond, so that every clock boundary falls on a sample.
+The day starts at `start`. A start between clock boundaries gives a short first
+chunk, as a recorder started mid-minute does: the default, 2026-12-04T04:00:32Z
+(09:00:32 in Asia/Almaty), gives a first chunk of 28 s and puts chunk boundaries
+inside three dialogues of dialogues_dev.yaml (d03, d06, d08), each at least 2 s
+from the dialogue's ends. The start must be a whole millisecond, so that every
+clock boundary falls on a sample.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from salescontrol.recorder.times import EPOCH, from_epoch_us
 from tests.support.shopday.voices import CUSTOMER, SAMPLE_RATE, SELLER, Voice
 
-DEFAULT_START = datetime(2026, 12, 4, 4, 0, tzinfo=UTC)
+DEFAULT_START = datetime(2026, 12, 4, 4, 0, 32, tzinfo=UTC)
 DAY_S = 86_400
 
 
