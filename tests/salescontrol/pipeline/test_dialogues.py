@@ -8,7 +8,9 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+import pytest
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import DialogueSettings, JobSettings
@@ -204,3 +206,34 @@ async def test_a_backlog_after_a_network_outage_continues_the_open_dialogue(
     assert dialogue.started_at == T0 + timedelta(seconds=50)
     assert len(await segments(sessions)) == 2
     assert {s.dialogue_id for s in await segments(sessions)} == {dialogue.id}
+
+
+async def test_the_unique_keys_refuse_a_chunk_processed_again_past_its_state(
+    sessions: async_sessionmaker[AsyncSession], fleet: Fleet
+) -> None:
+    first = await fleet.chunk(T0)
+    second = await fleet.chunk(T0 + timedelta(seconds=60))
+    assert await apply(sessions, first, spans((3, 10), (50, 60)))
+    assert await apply(sessions, second, spans((0, 5), (30, 40)))
+    before = [(d.id, d.started_at, d.ended_at, d.state) for d in await dialogues(sessions)]
+    kept = [(s.chunk_id, s.started_at, s.ended_at, s.dialogue_id) for s in await segments(sessions)]
+
+    # Without the state guard (a bug, or a hand-made reset) the same chunk's
+    # dialogues and segments collide with their own keys: the transaction fails whole.
+    async with sessions() as session, session.begin():
+        await session.execute(
+            update(AudioChunk).where(AudioChunk.id == first).values(state="stored")
+        )
+    with pytest.raises(IntegrityError):
+        await apply(sessions, first, spans((3, 10), (50, 60)))
+    segment = (await segments(sessions))[0]
+    with pytest.raises(IntegrityError):
+        async with sessions() as session, session.begin():
+            session.add(SpeechSegment(chunk_id=segment.chunk_id, device_id=segment.device_id,
+                                      started_at=segment.started_at, ended_at=segment.ended_at,
+                                      dialogue_id=segment.dialogue_id))  # fmt: skip
+
+    assert [(d.id, d.started_at, d.ended_at, d.state) for d in await dialogues(sessions)] == before
+    assert [
+        (s.chunk_id, s.started_at, s.ended_at, s.dialogue_id) for s in await segments(sessions)
+    ] == kept
