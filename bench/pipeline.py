@@ -15,7 +15,8 @@ tests.support.shopday (10 dialogues, ~6 min of audio in 60 s opus chunks).
   takes its own six minutes). The delay of a dialogue is from the end of its last
   word to its analysis being stored; it includes waiting for the chunk that shows
   12 s of silence after it (so up to a minute by design), and excludes the LLM's
-  own time (a GPU's 2–6 s) and the recorder's (a chunk is sent ~0.3 s after it ends).
+  own time (not measured here: the stub answers at once) and the recorder's (a
+  chunk is sent ~0.3 s after it ends).
 - The word error rate of the transcripts against the script.
 """
 
