@@ -1,5 +1,6 @@
-"""The wheel built from pyproject.toml holds the services' packages (with the KB
-and SalesControl's migrations) and nothing of the test tree or the benchmarks."""
+"""The wheel built from pyproject.toml holds the services' packages (with the KB,
+SalesControl's migrations and its dashboard's templates and assets) and nothing of
+the test tree or the benchmarks."""
 
 from __future__ import annotations
 
@@ -47,3 +48,11 @@ def test_the_wheel_holds_the_service_and_no_test_harness(tmp_path: Path) -> None
     assert {f"{migrations}env.py", f"{migrations}script.py.mako"} <= set(names)
     assert f"{migrations}versions/0001_initial_schema.py" in names
     assert not [n for n in names if "ollama_stub" in n or "dialogues" in n.split("/")[0]]
+    # Every data file of the packages ships: the KB, the dashboard's templates and assets.
+    tracked = subprocess.run(
+        ["git", "ls-files", *sorted(SERVICE_PACKAGES)],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    data = {name for name in tracked if not name.endswith(".py")}
+    assert {"salescontrol/dashboard/templates/base.html", "kb/data/_synonyms.yaml"} <= data
+    assert data <= set(names), sorted(data - set(names))
