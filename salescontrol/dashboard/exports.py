@@ -4,7 +4,8 @@ row by row so a big period never sits in memory.
 CSV: UTF-8 with a byte-order mark (without it Excel reads Cyrillic as cp1251) and
 `;` between fields (the list separator of Russian-locale Excel, which puts a
 comma-separated file into a single column); lists are joined with ", ", empty is
-an empty field. JSON: one array of objects with the same keys and the values in
+an empty field; a text that a spreadsheet would run as a formula starts with an
+apostrophe. JSON: one array of objects with the same keys and the values in
 their own types (lists, numbers, null) — a `.json` file that any tool reads whole.
 """
 
@@ -21,13 +22,20 @@ BOM = "\ufeff"
 DELIMITER = ";"
 
 
+# A text field starting with one of these is run as a formula by Excel and its
+# kin (CSV injection): such a field gets a leading apostrophe, which the
+# spreadsheet shows as text. Numbers are left alone: -1 is a number, not a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def cell(value: Any) -> str:
     """A value as a CSV field."""
     if value is None:
         return ""
-    if isinstance(value, list | tuple):
-        return ", ".join(str(item) for item in value)
-    return str(value)
+    if isinstance(value, bool | int | float):
+        return str(value)
+    text = ", ".join(str(item) for item in value) if isinstance(value, list | tuple) else str(value)
+    return "'" + text if text.startswith(FORMULA_START) else text
 
 
 async def csv_stream(

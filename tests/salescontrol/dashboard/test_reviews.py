@@ -512,3 +512,13 @@ async def test_the_reviews_page_lists_the_period_with_its_filters(
     ):
         assert (await admin.get(f"/reviews?{query}")).status_code == 200, query
         assert (await admin.get(f"/reviews/export.csv?{query}")).status_code == 200, query
+
+
+def test_an_exported_text_that_a_spreadsheet_would_run_stays_text() -> None:
+    assert cell('=HYPERLINK("http://x","да")') == '\'=HYPERLINK("http://x","да")'
+    assert [cell(t) for t in ("+7 701", "-скидка", "@SUM(A1)", "\tx")] == [
+        "'+7 701", "'-скидка", "'@SUM(A1)", "'\tx",
+    ]  # fmt: skip
+    assert cell(["=1+1", "десерт"]) == "'=1+1, десерт"
+    # Numbers, plain text and empty values are written as they are.
+    assert (cell(-1), cell(0.5), cell("Капучино"), cell(None)) == ("-1", "0.5", "Капучино", "")
