@@ -1,5 +1,6 @@
 """Fetch the dashboard's one front-end library, htmx, from the npm registry into
-`static/vendor/` (`python -m salescontrol.dashboard.vendor`), checking the registry's published integrity hash.
+`static/vendor/` (`python -m salescontrol.dashboard.vendor`), checking the
+registry's published integrity hash.
 
 The result is committed, so neither the service nor its tests reach the network;
 this script is how the file was made and how it is updated: change VERSION and
