@@ -79,8 +79,23 @@ async def find_session(runtime: Runtime, token: str) -> tuple[Session, User] | N
     return None if row is None else (row[0], row[1])
 
 
+# The browser sends the session cookie by itself, even on a request another site
+# made it send; the API's changes carry no CSRF token (the dashboard's own forms
+# do), so the cookie opens the API for reading only and a change needs the token
+# in the Authorization header.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 async def current_session(request: Request, runtime: RuntimeDep) -> tuple[Session, User]:
-    token = bearer(request) or request.cookies.get(SESSION_COOKIE, "")
+    token = bearer(request)
+    if not token and (cookie := request.cookies.get(SESSION_COOKIE, "")):
+        if request.method not in SAFE_METHODS:
+            raise APIError(
+                403,
+                "A change through the API needs the session token in the Authorization "
+                "header (Bearer), not the browser's cookie",
+            )
+        token = cookie
     if not token:
         raise APIError(401, "Log in first")
     found = await find_session(runtime, token)

@@ -44,6 +44,13 @@ async def test_a_login_gives_a_token_and_an_httponly_cookie(ingest: Ingest) -> N
     # The cookie alone authenticates the dashboard.
     me = await ingest.http.get("/api/v1/auth/me")
     assert me.status_code == 200 and me.json()["login"] == ADMIN_LOGIN
+    # But it changes nothing through the API (a cross-site request would carry it
+    # too): a change needs the token in the header.
+    again = f"/api/v1/dialogues/{uuid.uuid4()}/reanalyse"
+    assert_error(await ingest.http.post(again), 403, "FORBIDDEN")
+    assert_error(await ingest.http.post("/api/v1/auth/logout"), 403, "FORBIDDEN")
+    assert_error(await ingest.http.post(again, headers=bearer(body["token"])), 404, "NOT_FOUND")
+    assert (await ingest.http.get("/api/v1/auth/me")).status_code == 200
 
 
 @pytest.mark.parametrize(
