@@ -25,7 +25,7 @@ from tests.support.wer import corpus_wer
 pytestmark = pytest.mark.slow
 
 BOUNDARY_S = 1.0
-# Whisper base on festival's voice: 0.255 on this day by `python -m bench.pipeline`
+# Whisper base on festival's voice: 0.217 on this day by `python -m bench.pipeline`
 # (2 cores AMD EPYC, Debian 12; where the errors come from: tests.support.shopday);
 # the target of 0.15 is not reached with this voice and model. This bound catches a
 # regression of the pipeline's own making (cut-off speech, lost pieces, hallucinated

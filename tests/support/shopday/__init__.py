@@ -34,9 +34,9 @@ dialogues_dev.yaml (10 dialogues, 44 turns, 184 words):
     + the room noise (-50 dBFS pink)                                0.223
     + opus at 24 kbit/s, encoded and decoded                        0.207
     three dialogues back to back as one (37-46 s, opus)             0.242
-  cut from the day's chunks by the worker (`python -m bench.asr`): 0.226; the
+  cut from the day's chunks by the worker (`python -m bench.asr`): 0.228; the
   whole pipeline on the default day with the VAD's own segments (`python -m
-  bench.pipeline`, 184 words): 0.255. Without the prompt the clean seller's
+  bench.pipeline`, 184 words): 0.217. Without the prompt the clean seller's
   voice gives 0.315. One dialogue's lost last turn moves a row by ~0.01 and
   Whisper's errors shift with any small change of the audio, so the voices,
   noise and opus rows differ within that spread: the errors are there in
