@@ -35,6 +35,12 @@ from salescontrol.ingest.storage import AudioStore, Received, TooLarge
 
 VAD = "vad"
 """The job every stored chunk gets: finding its speech (part 2's VAD worker)."""
+DURATION_SLACK_S = 1.5
+"""How far past `ingest.max_chunk_s` a chunk's probed length may go. ffprobe's
+duration of an Ogg Opus file includes the encoder's pre-skip (a 300 s chunk reads
+300.0065 s), and the recorder's cut may come on audio from up to a second before
+the clock's boundary when ffmpeg has fallen behind (salescontrol/recorder/segments.py):
+neither may make a chunk of the configured length a final 400."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +145,7 @@ class Chunks:
                 415,
                 f"Codec {info.codec!r} is not accepted (accepted: {', '.join(self.ingest.codecs)})",
             )
-        if not 0 < info.duration_s <= self.ingest.max_chunk_s:
+        if not 0 < info.duration_s <= self.ingest.max_chunk_s + DURATION_SLACK_S:
             raise APIError(
                 400, f"A chunk must last more than 0 and at most {self.ingest.max_chunk_s} s"
             )
