@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
+from core.chunk_limits import MAX_CHUNK_S
 from core.settings.base import Strict
 from core.settings.speech import Business, SpeechSettings
 
@@ -14,8 +15,10 @@ from core.settings.speech import Business, SpeechSettings
 class IngestSettings(Strict):
     max_chunk_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
     """A larger upload is refused (413) before it is read whole."""
-    max_chunk_s: float = Field(default=300.0, gt=0, le=3600)
-    """A chunk longer than this (by ffprobe) is refused: the recorder cuts 60 s."""
+    max_chunk_s: float = Field(default=float(MAX_CHUNK_S), gt=0, le=3600)
+    """A chunk longer than this by ffprobe, past a little slack for the container
+    and the cut (salescontrol.ingest.chunks), is refused: the recorder cuts 60 s,
+    and refuses to cut more than the default (core.chunk_limits)."""
     codecs: list[str] = Field(default_factory=lambda: ["opus"])
     """Codecs a chunk may have (ffprobe's codec names)."""
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from core.chunk_limits import MAX_CHUNK_S
 from salescontrol.recorder import cli
 from salescontrol.recorder.config import Config, ConfigError, load_config
 from tests.support import ROOT
@@ -105,6 +106,22 @@ def test_a_bad_value_is_an_error_naming_the_key(
         load_config(write(tmp_path, data))
     assert expected in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_a_chunk_longer_than_the_server_takes_is_refused_even_by_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = valid()
+    data["recording"]["chunk_s"] = MAX_CHUNK_S
+    assert load_config(write(tmp_path, data)).recording.chunk_s == MAX_CHUNK_S
+    # 600 and 3600 divide a day, as ffmpeg's cutting needs, but the server would
+    # refuse every such chunk for good.
+    for longer in (600, 3600):
+        data["recording"]["chunk_s"] = longer
+        assert cli.main(["--config", str(write(tmp_path, data)), "--check"]) == 2
+        err = capsys.readouterr().err
+        assert f"recording.chunk_s: must be at most {MAX_CHUNK_S} s" in err
+        assert "ingest.max_chunk_s" in err and f"got {longer}" in err
 
 
 def test_an_unquoted_time_gets_a_hint(tmp_path: Path) -> None:
