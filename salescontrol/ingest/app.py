@@ -32,6 +32,10 @@ log = logging.getLogger("salescontrol.ingest")
 # Room for the request line and headers beside the largest chunk.
 HEADROOM_BYTES = 64 * 1024
 
+OWNER_POOL_SIZE = 5
+"""Connections that hold uploads' ownership of their chunks (Chunks.owners), and
+as many again on overflow; more uploads at once wait for one."""
+
 
 def database_url(settings: Settings) -> str:
     url = settings.env.database_url
@@ -47,11 +51,12 @@ def _lifespan(settings: Settings, url: str) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(url)
+        owners = make_engine(url, pool_size=OWNER_POOL_SIZE)
         sessions = session_factory(engine)
         store = AudioStore(Path(settings.env.salescontrol_audio_dir))
         cleared = store.prepare()
         sc = settings.salescontrol
-        chunks = Chunks(sessions, store, sc.ingest, sc.jobs)
+        chunks = Chunks(sessions, session_factory(owners), store, sc.ingest, sc.jobs)
         settled = await chunks.settle_all()
         app.state.runtime = Runtime(
             settings=settings,
@@ -76,6 +81,7 @@ def _lifespan(settings: Settings, url: str) -> Lifespan:
             for task in housekeeping:
                 task.cancel()
             await asyncio.gather(*housekeeping, return_exceptions=True)
+            await owners.dispose()
             await engine.dispose()
             log.info("stopping")
 

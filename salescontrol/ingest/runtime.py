@@ -22,4 +22,5 @@ class Runtime:
     logins_by_address: SlidingWindowLimiter
     logins_by_name: SlidingWindowLimiter
     uploads: KeyedLocks = field(default_factory=KeyedLocks)
-    """One upload of a chunk at a time (a retry racing its original waits for it)."""
+    """One upload of a chunk id and one of a chunk start per device at a time (a
+    retry racing its original, or another chunk at the same start, waits for it)."""

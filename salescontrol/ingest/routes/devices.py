@@ -53,7 +53,13 @@ async def upload_chunk(
     start = chunk_start(x_chunk_start)
     outcome = "error"
     try:
-        async with runtime.uploads.hold((device.id, chunk_id)):
+        # One upload of a chunk id, and one of a start, at a time in this process: a
+        # second waits for the first's answer and is then a repeat (200) or a
+        # conflict (409). Always the id first, so two uploads never wait in a circle.
+        async with (
+            runtime.uploads.hold((device.id, chunk_id)),
+            runtime.uploads.hold((device.id, start)),
+        ):
             accepted = await runtime.chunks.accept(
                 device, chunk_id, start, x_chunk_sha256, request.stream()
             )

@@ -6,14 +6,15 @@ it). The real thing — SIGKILL during uploads — is in test_crash.py."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from core.settings import Settings
 from salescontrol.db.models import AudioChunk, Job
 from tests.salescontrol.audio import AudioFactory
 from tests.salescontrol.ingest.service import Device, Ingest, serve
+from tests.support.errors import assert_error
 
 START = datetime(2026, 12, 4, 11, 0, tzinfo=UTC)
 
@@ -69,6 +70,41 @@ async def test_a_retry_settles_its_own_unfinished_chunk(
     repeat = await device.upload(chunk, START, audio.opus())
 
     assert repeat.status_code == 200
+    async with ingest.runtime.sessions() as db:
+        [row] = list(await db.scalars(select(AudioChunk)))
+        assert row.state == "stored"
+        assert list(await db.scalars(select(Job.subject_id))) == [row.id]
+
+
+async def test_a_chunk_another_process_is_storing_is_left_to_it(
+    ingest: Ingest, audio: AudioFactory
+) -> None:
+    """A `receiving` row whose upload is live elsewhere (another ingest process,
+    holding the chunk's identity) is neither settled by a start nor taken for a
+    crash's leftover by an upload: those are told to retry (503), not refused."""
+    device = await ingest.device()
+    chunk = uuid.uuid4()
+    assert (await device.upload(chunk, START, audio.opus(hz=440))).status_code == 201
+    await left_receiving(ingest, chunk, keep_file=True)
+    chunks = ingest.runtime.chunks
+
+    async with chunks._owned(uuid.UUID(device.id), chunk, START) as owned:
+        assert owned
+        assert await chunks.settle_all() == 0
+        # The same instant written in another offset is the same start.
+        almaty = START.astimezone(timezone(timedelta(hours=5)))
+        for other, start in ((uuid.uuid4(), almaty), (chunk, START)):
+            busy = await device.upload(other, start, audio.opus(hz=880))
+            assert_error(busy, 503, "SERVICE_UNAVAILABLE")
+            assert int(busy.headers["Retry-After"]) >= 1
+        async with ingest.runtime.sessions() as db:
+            [row] = list(await db.scalars(select(AudioChunk)))
+            assert await db.scalar(select(func.count()).select_from(Job)) == 0
+        assert row.state == "receiving" and (ingest.audio_dir / row.path).is_file()
+
+    # That process died with its file in place: the next upload finishes its chunk.
+    late = await device.upload(uuid.uuid4(), START, audio.opus(hz=880))
+    assert_error(late, 409, "CONFLICT")
     async with ingest.runtime.sessions() as db:
         [row] = list(await db.scalars(select(AudioChunk)))
         assert row.state == "stored"

@@ -117,6 +117,75 @@ async def test_an_id_reused_for_other_audio_and_a_second_chunk_at_one_start_are_
     assert len(stored_files(ingest.audio_dir)) == 2
 
 
+class PausedPlace:
+    """The first upload to place its file stops just before it, until `release`."""
+
+    def __init__(self, ingest: Ingest, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        store = ingest.runtime.store
+        place = store.place
+
+        async def paused(received: Any, relative: str) -> Path:
+            if not self.entered.is_set():
+                self.entered.set()
+                await self.release.wait()
+            return await place(received, relative)
+
+        monkeypatch.setattr(store, "place", paused)
+
+
+async def test_two_chunks_racing_for_one_start_store_one_and_the_other_is_a_conflict(
+    ingest: Ingest, audio: AudioFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = await ingest.device()
+    first_id, second_id = uuid.uuid4(), uuid.uuid4()
+    first_body, second_body = audio.opus(hz=440), audio.opus(hz=880)
+    paused = PausedPlace(ingest, monkeypatch)
+
+    first = asyncio.create_task(device.upload(first_id, START, first_body))
+    await paused.entered.wait()  # its row is `receiving`, its file not yet in place
+    second = asyncio.create_task(device.upload(second_id, START, second_body))
+    # Room for the second to run as far as it can while the first is stuck; it
+    # must not take the first's row for a crash's leftover.
+    await asyncio.wait({second}, timeout=2)
+    paused.release.set()
+    answers = [await first, await second]
+
+    assert answers[0].status_code == 201, answers[0].text
+    assert_error(answers[1], 409, "CONFLICT")
+    [row] = await rows(ingest, AudioChunk)
+    assert (row.client_id, row.state) == (first_id, "stored")
+    assert [f.read_bytes() for f in stored_files(ingest.audio_dir)] == [first_body]
+    [job] = await rows(ingest, Job)
+    assert job.subject_id == row.id
+    assert incoming(ingest.audio_dir) == []
+
+
+async def test_a_chunk_whose_row_vanished_while_its_file_was_placed_is_not_acknowledged(
+    ingest: Ingest, audio: AudioFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    device = await ingest.device()
+    chunk_id = uuid.uuid4()
+    paused = PausedPlace(ingest, monkeypatch)
+    upload = asyncio.create_task(device.upload(chunk_id, START, audio.opus()))
+    await paused.entered.wait()
+    async with ingest.runtime.sessions() as db, db.begin():
+        [row] = list(await db.scalars(select(AudioChunk)))
+        await db.delete(row)
+    paused.release.set()
+
+    response = await upload
+
+    assert_error(response, 503, "SERVICE_UNAVAILABLE")
+    assert int(response.headers["Retry-After"]) >= 1
+    assert await rows(ingest, AudioChunk) == []
+    assert await rows(ingest, Job) == []
+    assert stored_files(ingest.audio_dir) == []
+    assert incoming(ingest.audio_dir) == []
+    assert (await device.upload(chunk_id, START, audio.opus())).status_code == 201
+
+
 @pytest.mark.parametrize(
     ("case", "status", "code"),
     [
