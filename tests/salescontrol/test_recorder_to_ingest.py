@@ -128,4 +128,10 @@ async def test_an_outage_loses_nothing_and_a_refused_chunk_blocks_nothing(
     for earlier, later in itertools.pairwise(rows):
         # Back to back: no chunk missing between two stored ones.
         assert abs((later.started_at - earlier.ended_at).total_seconds()) < 0.2
-    assert [s["seq"] for s in sent] == sorted(int(str(s["seq"])) for s in sent)
+    # In recording order as the server received them: a row's created_at is when
+    # its upload reached the database (one upload at a time, so never a tie),
+    # the backlog after the outage included.
+    seq_of = {str(s["id"]): int(str(s["seq"])) for s in sent}
+    arrived = sorted(rows, key=lambda r: r.created_at)
+    assert all(a.created_at < b.created_at for a, b in itertools.pairwise(arrived))
+    assert [seq_of[str(r.client_id)] for r in arrived] == sorted(seq_of.values())
