@@ -46,7 +46,10 @@ class _CopiesProbedOnce(Chunks):
         ingest: IngestSettings,
         job_settings: JobSettings,
     ):
-        super().__init__(sessions, store, ingest, job_settings)
+        # The uploads' ownership on the same pool: at most _PARALLEL of them hold
+        # one connection each and want one more, which the pool of load.py (4 and
+        # 4 on overflow) has room for.
+        super().__init__(sessions, sessions, store, ingest, job_settings)
         self._probed: dict[str, AudioInfo] = {}
 
     async def _probe(self, received: Received) -> AudioInfo:
