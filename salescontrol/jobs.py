@@ -8,7 +8,9 @@ once it has expired the job is claimable again, its attempt counted. Only the
 worker holding the current lease can finish or fail a job, so a worker that
 comes back after its lease was taken over cannot overwrite the new one's work.
 A failed job waits with exponential backoff and is dead after `max_attempts`,
-kept with its last error for a person to look at.
+kept with its last error for a person to look at. A job whose worker vanished
+during its last attempt is buried (dead) by the next claim of its kind, and the
+claimer is told (`on_dead`), so that its subject ends as after a last failure.
 
 Jobs of one `partition` (a device's chunks) run one at a time, in `position`
 order: a job is claimable only when no earlier job of its partition is still
@@ -18,7 +20,7 @@ waiting or running.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -90,11 +92,29 @@ async def enqueue(
     )
 
 
+LEASE_EXPIRED = "the worker stopped renewing its lease: it expired during the last attempt"
+"""The last error of a buried job (an earlier attempt's error is not why it died)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Dead:
+    """A job buried: its worker vanished during its last attempt."""
+
+    id: int
+    kind: str
+    subject_id: uuid.UUID
+    attempts: int
+    error: str
+
+
+OnDead = Callable[[AsyncSession, Dead], Awaitable[None]]
+"""Told of each buried job, in the transaction that buries it."""
+
 _BURY = text(
     "UPDATE jobs SET state = 'dead', lease_owner = NULL, lease_expires_at = NULL, "
-    "last_error = coalesce(last_error, 'the worker stopped renewing its lease'), "
-    "updated_at = now() WHERE kind = :kind AND state = 'running' "
-    "AND lease_expires_at < now() AND attempts >= max_attempts"
+    "last_error = :error, updated_at = now() WHERE kind = :kind AND state = 'running' "
+    "AND lease_expires_at < now() AND attempts >= max_attempts "
+    "RETURNING id, kind, subject_id, attempts, last_error"
 )
 
 
@@ -104,12 +124,19 @@ async def claim(
     owner: str,
     lease_s: float,
     subjects: Sequence[uuid.UUID] | None = None,
+    *,
+    on_dead: OnDead,
 ) -> Claimed | None:
     """Take the next job of `kind` for `owner`, or None when there is none now;
     with `subjects`, only a job about one of them (`salescontrol demo` judges its
     own dialogues only). Commits: the lease exists as soon as this returns. A job
-    whose worker vanished during its last attempt is dead, not taken again."""
-    await session.execute(_BURY, {"kind": kind})
+    whose worker vanished during its last attempt is dead, not taken again, and
+    `on_dead` is told of it before the commit."""
+    buried = await session.execute(_BURY, {"kind": kind, "error": LEASE_EXPIRED})
+    for dead in buried.all():
+        await on_dead(
+            session, Dead(dead.id, dead.kind, dead.subject_id, dead.attempts, dead.last_error)
+        )
     params = {"kind": kind, "owner": owner, "lease": lease_s,
               "subjects": None if subjects is None else list(subjects)}  # fmt: skip
     row = (await session.execute(_CLAIM, params)).first()

@@ -30,6 +30,7 @@ from salescontrol.demo.script import (
     transcript,
 )
 from salescontrol.demo.source import SourceDay
+from salescontrol.pipeline import service
 from salescontrol.pipeline.analysis.analyse import skip_reason
 from salescontrol.pipeline.dialogues import close_idle
 from salescontrol.pipeline.messages import ANALYSIS, ASR, VAD, AnalysisResult, JobResult
@@ -70,7 +71,7 @@ class DemoBackend(LocalBackend):
                     Dialogue.point_id.in_(self.points),
                 )
             )
-            return await jobs.claim(session, kind, worker, lease_s, subjects=list(waiting))
+            return await service.claim(session, kind, worker, lease_s, subjects=list(waiting))
 
 
 async def _stage(kind: str, backend: DemoBackend, handler: Handler, settings: Settings) -> int:

@@ -1,8 +1,10 @@
-"""Finishing and failing jobs with their results — the one place both the local
-workers (on the core, with the database) and the internal routes (for workers on
-other hosts) go through, so the rules are the same: a result counts only if its
-worker still holds the job's lease, and it is written in the same transaction that
-marks the job done. A result the core refuses (`outputs.InvalidResult`) is not
+"""Claiming, finishing and failing jobs with their results — the one place both
+the local workers (on the core, with the database) and the internal routes (for
+workers on other hosts) go through, so the rules are the same: a result counts only
+if its worker still holds the job's lease, and it is written in the same
+transaction that marks the job done; a job that dies — failed on its last attempt
+or buried when its worker vanished during it — leaves its subject in the same
+final state (`outputs.record_failure`). A result the core refuses (`outputs.InvalidResult`) is not
 written: the job is failed with the reason, so it is tried again later, and the
 poster learns why (`ResultRefused`)."""
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,6 +62,27 @@ async def job_ref(session: AsyncSession, job_id: int) -> JobRef | None:
     return None if job is None else JobRef(job.id, job.kind, job.subject_id, job.attempts)
 
 
+async def claim(
+    session: AsyncSession,
+    kind: str,
+    worker: str,
+    lease_s: float,
+    subjects: Sequence[uuid.UUID] | None = None,
+) -> jobs.Claimed | None:
+    """The next job of `kind` for `worker` (jobs.claim), the jobs it buries first
+    ending as a last failed attempt does."""
+    return await jobs.claim(session, kind, worker, lease_s, subjects, on_dead=_buried)
+
+
+async def _buried(session: AsyncSession, dead: jobs.Dead) -> None:
+    await record_failure(session, dead.kind, dead.subject_id, dead.error, "dead", dead.attempts)
+    _log_dead(dead.id, dead.kind, dead.attempts)
+
+
+def _log_dead(job_id: int, kind: str, attempts: int) -> None:
+    log.error("job dead", extra={"job_id": job_id, "job_kind": kind, "attempts": attempts})
+
+
 async def finish(
     session: AsyncSession, job_id: int, worker: str, result: JobResult, sc: SalesControlSettings
 ) -> bool:
@@ -98,8 +122,5 @@ async def fail(
                 session, job.kind, job.subject_id, error, failed.state, failed.attempts
             )
     if failed is not None and failed.state == "dead":
-        log.error(
-            "job dead",
-            extra={"job_id": job_id, "job_kind": job.kind, "attempts": failed.attempts},
-        )
+        _log_dead(job_id, job.kind, failed.attempts)
     return failed

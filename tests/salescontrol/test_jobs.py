@@ -44,10 +44,19 @@ async def add(
 
 
 async def claim(
-    sessions: async_sessionmaker[AsyncSession], owner: str, lease_s: float = 60
+    sessions: async_sessionmaker[AsyncSession],
+    owner: str,
+    lease_s: float = 60,
+    buried: list[jobs.Dead] | None = None,
 ) -> jobs.Claimed | None:
+    """A claim; the jobs it buries go into `buried`."""
+
+    async def on_dead(session: AsyncSession, dead: jobs.Dead) -> None:
+        if buried is not None:
+            buried.append(dead)
+
     async with sessions() as s:
-        return await jobs.claim(s, KIND, owner, lease_s)
+        return await jobs.claim(s, KIND, owner, lease_s, on_dead=on_dead)
 
 
 async def finish(sessions: async_sessionmaker[AsyncSession], job_id: int, owner: str) -> bool:
@@ -154,18 +163,29 @@ async def test_a_failed_job_backs_off_then_dies_with_its_error(
 async def test_a_worker_vanishing_in_the_last_attempt_leaves_the_job_dead(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    cfg = CFG.model_copy(update={"max_attempts": 1})
+    cfg = CFG.model_copy(update={"max_attempts": 2, "retry_initial_s": 0.05})
     subject = await add(sessions, partition="dev", position=T0, cfg=cfg)
     later = await add(sessions, partition="dev", position=T0 + timedelta(minutes=1), cfg=cfg)
-    assert await claim(sessions, "a", lease_s=0.2) is not None
+    first = await claim(sessions, "a")
+    assert first is not None and first.subject_id == subject
+    async with sessions() as s, s.begin():
+        assert await jobs.fail(s, first.id, "a", "boom 1", cfg) is not None
+    await asyncio.sleep(0.1)  # its backoff
+    last = await claim(sessions, "a", lease_s=0.2)
+    assert last is not None and (last.subject_id, last.attempts) == (subject, 2)
 
     await asyncio.sleep(0.4)
+    buried: list[jobs.Dead] = []
     # The dead one does not block its partition: the next chunk is worked.
-    taken = await claim(sessions, "b")
+    taken = await claim(sessions, "b", buried=buried)
 
     assert taken is not None and taken.subject_id == later
     dead = await job(sessions, subject)
-    assert dead.state == "dead" and dead.last_error and "lease" in dead.last_error
+    # Why it died is the lost lease, not the first attempt's error.
+    assert (dead.state, dead.last_error) == ("dead", jobs.LEASE_EXPIRED)
+    assert buried == [jobs.Dead(dead.id, KIND, subject, 2, jobs.LEASE_EXPIRED)]
+    assert await claim(sessions, "c", buried=buried) is None
+    assert len(buried) == 1  # buried once
 
 
 async def test_a_devices_chunks_are_worked_one_at_a_time_in_recorded_order(

@@ -89,7 +89,7 @@ def _lease(runtime: RuntimeDep, requested: float) -> float:
     summary="Take the next job of a kind",
 )
 async def claim(body: ClaimIn, db: DbDep, runtime: RuntimeDep) -> JobOut | Response:
-    job = await jobs.claim(db, body.kind, body.worker, _lease(runtime, body.lease_s))
+    job = await service.claim(db, body.kind, body.worker, _lease(runtime, body.lease_s))
     if job is None:
         return Response(status_code=204)
     return JobOut(

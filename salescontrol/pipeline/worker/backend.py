@@ -46,7 +46,7 @@ class LocalBackend:
 
     async def claim(self, kind: str, worker: str, lease_s: float) -> jobs.Claimed | None:
         async with self.sessions() as session:
-            return await jobs.claim(session, kind, worker, lease_s)
+            return await service.claim(session, kind, worker, lease_s)
 
     async def renew(self, job_id: int, worker: str, lease_s: float) -> bool:
         async with self.sessions() as session:

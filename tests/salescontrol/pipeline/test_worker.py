@@ -133,3 +133,33 @@ async def test_a_worker_that_lost_its_lease_does_not_write_its_result(
     async with sessions() as session:
         [dialogue] = list(await session.scalars(select(Dialogue)))
     assert dialogue.started_at == T0 + timedelta(seconds=30)  # the new holder's result
+
+
+async def test_a_chunk_whose_worker_vanished_in_its_last_attempt_fails_as_after_an_error(
+    sessions: async_sessionmaker[AsyncSession], fleet: Fleet
+) -> None:
+    sc = settings(max_attempts=2, lease_s=0.2)
+    chunk = await fleet.chunk(T0, job_cfg=sc.jobs)
+    later = await fleet.chunk(T0 + timedelta(minutes=1), job_cfg=sc.jobs)
+    gone = backend(sessions, sc)
+    for attempt in (1, 2):
+        # A worker takes it and vanishes: no renewal, no result, no failure posted.
+        taken = await gone.claim(VAD, f"gone-{attempt}", sc.jobs.lease_s)
+        assert taken is not None and (taken.subject_id, taken.attempts) == (chunk, attempt)
+        await asyncio.sleep(0.4)
+
+    async def quick(job: jobs.Claimed) -> JobResult:
+        return speech_at(10)
+
+    worker = Worker(VAD, backend(sessions, sc), quick, sc, "w")
+    assert await worker.run_one()  # the dead one no longer holds back the next chunk
+
+    async with sessions() as session:
+        row = await session.get(AudioChunk, chunk)
+        job = await session.scalar(select(Job).where(Job.subject_id == chunk))
+        next_row = await session.get(AudioChunk, later)
+    assert row is not None and job is not None and next_row is not None
+    assert (job.state, job.attempts, job.last_error) == ("dead", 2, jobs.LEASE_EXPIRED)
+    # As an explicit last failure leaves it: failed, so retention purges its audio.
+    assert (row.state, row.attempts, row.last_error) == ("failed", 2, jobs.LEASE_EXPIRED)
+    assert next_row.state == "processed"
