@@ -128,6 +128,12 @@ class TurnWork(TypedDict, total=False):
     """The standalone KB query (follow-ups resolved from history)."""
     media_source: MediaSource | None
     """The message is a description of an image or a transcript of a voice note."""
+    masked_message: str
+    """The customer's message as the prompts show it: contact data masked
+    (parsed once per turn, off the event loop: nodes.intent)."""
+    masked_history: dict[str, str]
+    """The masked text of the earlier customer messages in the prompts' history
+    that hold contact data, by message id (nodes.dialogue.mask_history)."""
     invalid_iin: bool
     """The message holds a twelve-digit number that fails the IIN checks."""
     handoff_notice: bool

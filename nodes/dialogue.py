@@ -5,7 +5,7 @@ never sees the digits cannot repeat or garble them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from langchain_core.messages import AnyMessage, HumanMessage
 
@@ -24,20 +24,38 @@ def pending_customer_text(messages: Sequence[AnyMessage]) -> str:
     return "\n".join(message_text(m) for m in pending).strip()
 
 
-def history_before_pending(messages: Sequence[AnyMessage], turns: int) -> list[AnyMessage]:
-    """The last `turns` exchanges before the customer's unanswered messages, the
-    customer's contact data masked."""
+def mask_history(messages: Sequence[AnyMessage], turns: int) -> dict[str, str]:
+    """The customer messages among the last `turns` exchanges before the pending
+    ones whose text masking changes, by message id, with their masked text.
+
+    Parsing phones is CPU-bound (a long message of numbers takes a tenth of a
+    second), so a turn does it once, off the event loop (nodes.intent), and its
+    prompts take the result from the turn's work (`history_before_pending`).
+    Every message of a thread has an id (LangGraph's add_messages gives one)."""
     answered, _ = split_pending(messages)
-    return [masked(m) for m in answered[-2 * turns :]]
+    masked: dict[str, str] = {}
+    for message in answered[-2 * turns :]:
+        if isinstance(message, HumanMessage) and message.id:
+            text = message_text(message)
+            hidden = mask_contacts(text)
+            if hidden != text:
+                masked[message.id] = hidden
+    return masked
 
 
-def masked(message: AnyMessage) -> AnyMessage:
-    """A customer message with its contact data masked (a copy; others as they are)."""
-    if not isinstance(message, HumanMessage):
-        return message
-    text = message_text(message)
-    hidden = mask_contacts(text)
-    return message if hidden == text else HumanMessage(content=hidden, id=message.id)
+def history_before_pending(
+    messages: Sequence[AnyMessage], turns: int, masked: Mapping[str, str]
+) -> list[AnyMessage]:
+    """The last `turns` exchanges before the customer's unanswered messages, a
+    customer message shown with its contact data masked where `masked` (made by
+    `mask_history` for this turn) has its text."""
+    answered, _ = split_pending(messages)
+    return [
+        HumanMessage(content=masked[m.id], id=m.id)
+        if isinstance(m, HumanMessage) and m.id is not None and m.id in masked
+        else m
+        for m in answered[-2 * turns :]
+    ]
 
 
 def render_history(messages: Sequence[AnyMessage]) -> str:

@@ -15,11 +15,10 @@ from langgraph.runtime import Runtime
 
 from core.settings import Settings
 from core.taxonomy import CONTACT_REQUIREMENT, PROFILE_BY_NAME
-from core.text.contacts import mask_contacts
 from graph.context import TurnContext, services_of
 from graph.state import Fact, SalesState, phase_of, work_of
-from nodes.dialogue import history_before_pending, pending_customer_text
-from rules.contacts import split_media, with_iin_check_request
+from nodes.dialogue import history_before_pending
+from rules.contacts import with_iin_check_request
 from rules.phases import pending_request_fields, requested
 from rules.profile import missing_fields, render_profile
 from rules.prompts import (
@@ -100,14 +99,17 @@ def build_answer_prompt(state: SalesState, settings: Settings) -> list[BaseMessa
         sections.append(str(work["objection_guidance"]))
     if work.get("invalid_iin"):
         sections.append(INVALID_IIN_BLOCK)
-    messages = state.get("messages", [])
-    customer = split_media(pending_customer_text(messages))
-    note = MEDIA_NOTE.get(customer.media_source or "", "")
-    text = mask_contacts(customer.text)
+    # The texts were masked once for the turn (nodes.intent): parsing them again
+    # here would hold the event loop for each draft.
+    note = MEDIA_NOTE.get(work.get("media_source") or "", "")
+    text = work["masked_message"]
     current = f"{note.strip()}\n{text}" if note else text
+    history = history_before_pending(
+        state.get("messages", []), settings.flow.history_turns, work["masked_history"]
+    )
     prompt: list[BaseMessage] = [
         SystemMessage(content="\n\n".join(sections)),
-        *history_before_pending(messages, settings.flow.history_turns),
+        *history,
         HumanMessage(content=current),
     ]
     feedback = work.get("guard_feedback") or []

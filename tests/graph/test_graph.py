@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 from typing import Any
@@ -560,3 +561,80 @@ async def test_questions_after_a_handoff_are_answered(stub, graph, services) -> 
     stub.push(analysis("human_request", frustrated=True))
     again = await turn(graph, services, "Где менеджер?")
     assert again.llm_calls == 1 and again.answer != first.answer
+
+
+def _many_phones() -> str:
+    """About 4,000 characters (api.max_text_chars) of distinct ten-digit mobile
+    numbers, the costliest text found for the phone parser (~0.1 s a parse)."""
+    prefixes = ("700", "701", "702", "705", "707", "708", "747", "771", "775", "776", "777")
+    return " ".join(f"{prefixes[n % len(prefixes)]}{1000000 + n * 37:07d}" for n in range(363))
+
+
+async def _worst_stall(work: Any, tick_s: float = 0.005) -> tuple[Any, float]:
+    """`work` awaited while a ticker measures the event loop's longest stall (s)."""
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal worst
+        last = loop.time()
+        while not done.is_set():
+            await asyncio.sleep(tick_s)
+            now = loop.time()
+            worst = max(worst, now - last - tick_s)
+            last = now
+
+    task = asyncio.create_task(ticker())
+    try:
+        result = await work
+    finally:
+        done.set()
+        await task
+    return result, worst
+
+
+async def test_contact_parsing_leaves_the_event_loop_free(stub, graph, services) -> None:
+    text = _many_phones()
+    assert len(text) <= services.settings.api.max_text_chars
+    stub.push(
+        analysis("share_contacts"),
+        "Спасибо, передам менеджеру.",
+        analysis("share_contacts"),
+        "Спасибо, записал.",
+    )
+    # The first turn loads the parsers' data; the second also masks the first
+    # message in its history.
+    await turn(graph, services, text)
+    result, stall = await _worst_stall(turn(graph, services, text))
+    assert result.profile["phone"] == "77001000000"
+    assert "7001000000" not in json.dumps(stub.chat_requests(), ensure_ascii=False)
+    # Parsed on the event loop, this turn held it ~330 ms at a stretch; in a
+    # worker thread what is left is the wait for the GIL (~20 ms).
+    assert stall < 0.1, f"the event loop stalled {stall * 1000:.0f} ms"
+
+
+async def test_contacts_are_parsed_in_a_worker_thread(
+    stub, graph, services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.text.contacts as contacts
+
+    threads: list[threading.Thread] = []
+    parse = contacts._phone_spans
+
+    def recorded(text: str) -> Any:
+        threads.append(threading.current_thread())
+        return parse(text)
+
+    monkeypatch.setattr(contacts, "_phone_spans", recorded)
+    stub.push(
+        analysis("share_contacts", profile={"contact_name": "Алия"}),
+        "Спасибо, Алия! Какой у вас бизнес?",
+        analysis("business_info"),
+        "Понятно, спасибо.",
+    )
+    await turn(graph, services, "Алия, 8 701 555 44 33, жду звонка после обеда")
+    second = await turn(graph, services, "У нас кафе, второй номер 8 702 555 44 33")
+    assert second.profile["phone"] == "77025554433"
+    assert threads, "the phone parser ran"
+    assert threading.main_thread() not in threads
