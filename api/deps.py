@@ -32,23 +32,27 @@ def key_matches(token: str, api_key: str) -> bool:
 
 
 def _client(request: Request) -> str:
-    # uvicorn already puts nginx's X-Forwarded-For there when nginx is the peer.
+    # uvicorn puts the client X-Forwarded-For names there when the peer is a
+    # trusted proxy (FORWARDED_ALLOW_IPS: nginx); otherwise the peer itself.
     return request.client.host if request.client else "unknown"
 
 
 def refused(request: Request, token: str) -> APIError | None:
     """Why a request's Bearer `token` is refused, or None for the service's key.
 
-    Wrong keys count per client address: past `rate_limit.failed_auth_per_minute`
-    every request from that address is a 429 until the minute has passed, the
-    right key included, so that guessing costs a minute per few dozen tries."""
+    The service's key always passes. Wrong keys count per client address: past
+    `rate_limit.failed_auth_per_minute` a further wrong key from that address is
+    a 429 until the minute has passed. The limit makes a flood of wrong keys
+    cheap to refuse; it cannot lock out whoever holds the key, even when all
+    clients share one address (a proxy not listed in FORWARDED_ALLOW_IPS).
+    Guessing stays hopeless: the key is long and compared in constant time."""
     runtime: Runtime = request.app.state.runtime
+    if key_matches(token, runtime.api_key):
+        return None
     address = _client(request)
     wait = runtime.auth_failures.exhausted(address)
     if wait is not None:
         return APIError(429, "Too many wrong API keys from this address", retry_after(wait))
-    if key_matches(token, runtime.api_key):
-        return None
     runtime.auth_failures.allow(address)
     return APIError(401, "Invalid API key")
 

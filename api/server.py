@@ -58,6 +58,10 @@ def serve_main(args: argparse.Namespace) -> int:
         log_config=None,
         http=PROTOCOL,
         timeout_keep_alive=server.keep_alive_s,
+        # The client of a request from these proxies is the one their
+        # X-Forwarded-For names: what the wrong-key limit counts and logs show.
+        proxy_headers=True,
+        forwarded_allow_ips=settings.env.forwarded_allow_ips,
     )
     return 0
 

@@ -8,9 +8,10 @@ given, so that a test or a replay configures a service without touching
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.db import SQLiteOptions
@@ -31,6 +32,10 @@ class Environment(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    forwarded_allow_ips: str = "127.0.0.1,::1"
+    """The proxies (addresses or networks, comma-separated) whose X-Forwarded-For
+    names the client (uvicorn's setting, same name): nginx on another host must be
+    listed, or every client looks like nginx to the rate limits and the logs."""
     log_level: str = "INFO"
     log_conversation_text: bool = False
     dev_mode: bool = False
@@ -43,6 +48,20 @@ class Environment(BaseSettings):
     salescontrol_port: int = Field(default=8100, ge=1, le=65535)
     salescontrol_internal_token: str = ""
     """The token of workers on other hosts (internal routes); empty: those routes are off."""
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _addresses(cls, value: str) -> str:
+        # uvicorn takes an entry that is no address for a literal it never meets,
+        # so a typo would silently trust nobody: refused here instead.
+        for entry in (e.strip() for e in value.split(",")):
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network (or *)") from None
+        return value
 
     @property
     def sqlite(self) -> SQLiteOptions:

@@ -12,8 +12,8 @@ class RateLimitSettings(Strict):
     per_key_per_minute: int = Field(ge=1)
     per_customer_per_minute: int = Field(ge=1)
     failed_auth_per_minute: int = Field(default=20, ge=1)
-    """Wrong keys one client address may try in a minute; then every request from
-    it is a 429 until the minute has passed."""
+    """Wrong keys one client address may try in a minute; beyond, its further
+    wrong keys are a 429 until the minute has passed (the right key always passes)."""
 
 
 class ServerSettings(Strict):

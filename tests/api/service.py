@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from core.settings import Settings, load_settings
+from core.settings.service import RateLimitSettings
 from tests.support.errors import assert_error
 
 __all__ = ["AUTH", "KEY", "assert_error", "body", "serve", "serve_app", "with_api"]
@@ -56,10 +57,10 @@ async def serve(settings: Settings | None = None) -> AsyncIterator[httpx.AsyncCl
 def with_api(**changes: Any) -> Settings:
     """Settings whose `api` section has `changes` (rate limits, budgets)."""
     settings = load_settings()
-    limits = {k: v for k, v in changes.items() if k.startswith("per_")}
+    limits = {k: v for k, v in changes.items() if k in RateLimitSettings.model_fields}
     api = settings.api.model_copy(
         update={
-            **{k: v for k, v in changes.items() if not k.startswith("per_")},
+            **{k: v for k, v in changes.items() if k not in limits},
             "rate_limit": settings.api.rate_limit.model_copy(update=limits),
         }
     )

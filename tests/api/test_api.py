@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from api.app import create_app
 from core.concurrency import KeyedLocks
@@ -376,6 +377,53 @@ async def test_body_over_one_megabyte(client) -> None:
         "/api/v1/process", content=chunks(), headers={**AUTH, "Content-Type": "application/json"}
     )
     assert_error(streamed, 413, "PAYLOAD_TOO_LARGE")
+
+
+async def test_wrong_keys_never_lock_out_the_right_one(stub, api_env) -> None:
+    stub.push(analysis("greeting"), "Здравствуйте!")
+    wrong = {"Authorization": "Bearer wrong-key"}
+    async with serve(with_api(failed_auth_per_minute=3)) as http:
+        statuses = [
+            (await http.post("/api/v1/process", json=body(), headers=wrong)).status_code
+            for _ in range(6)
+        ]
+        right = await http.post("/api/v1/process", json=body(), headers=AUTH)
+        again = await http.post("/api/v1/process", json=body(), headers=wrong)
+    assert statuses == [401, 401, 401, 429, 429, 429]
+    assert right.status_code == 200, right.text
+    assert_error(again, 429, "RATE_LIMIT")
+    assert int(again.headers["Retry-After"]) >= 1
+
+
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize("trusted", [True, False])
+async def test_wrong_keys_count_per_client_behind_a_trusted_proxy(
+    api_env, monkeypatch, trusted: bool
+) -> None:
+    # nginx on another host (10.0.0.5) in front: listed in FORWARDED_ALLOW_IPS,
+    # its X-Forwarded-For names the client; not listed, every client is nginx.
+    if trusted:
+        monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.5")
+    settings = with_api(failed_auth_per_minute=2)
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app, proxy_headers=True, forwarded_allow_ips=settings.env.forwarded_allow_ips
+    )
+    config.load()
+    transport = httpx.ASGITransport(app=config.loaded_app, client=("10.0.0.5", 41000))
+
+    def wrong_key(client: str) -> dict[str, str]:
+        return {"Authorization": "Bearer wrong", "X-Forwarded-For": client}
+
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://bot") as http,
+    ):
+        for _ in range(3):
+            attacker = await http.get("/api/v1/users/u/profile", headers=wrong_key("203.0.113.7"))
+        other = await http.get("/api/v1/users/u/profile", headers=wrong_key("198.51.100.2"))
+    assert_error(attacker, 429, "RATE_LIMIT")
+    assert_error(other, 401 if trusted else 429, "UNAUTHORIZED" if trusted else "RATE_LIMIT")
 
 
 async def test_not_found(client) -> None:

@@ -95,6 +95,37 @@ def test_openapi_prints_the_contract(
     assert {"200", "409", "429", "503"} <= set(codes)
 
 
+@pytest.mark.parametrize("trusted", [None, "10.0.0.5", "10.0.0.5,10.0.1.0/24"])
+def test_serve_trusts_the_configured_proxies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trusted: str | None
+) -> None:
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    monkeypatch.setenv("DB_PATH", str(tmp_path / "bot.db"))
+    monkeypatch.setenv("API_KEY", "k")
+    if trusted is None:
+        monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    else:
+        monkeypatch.setenv("FORWARDED_ALLOW_IPS", trusted)
+    runs: list[dict[str, object]] = []
+    monkeypatch.setattr("api.server.uvicorn.run", lambda app, **config: runs.append(config))
+    assert cli.main(["serve"]) == 0
+    [config] = runs
+    assert config["proxy_headers"] is True
+    assert config["forwarded_allow_ips"] == (trusted or "127.0.0.1,::1")
+
+
+def test_serve_refuses_a_proxy_that_is_no_address(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("DB_PATH", str(tmp_path / "bot.db"))
+    monkeypatch.setenv("API_KEY", "k")
+    monkeypatch.setenv("FORWARDED_ALLOW_IPS", "10.0.0.5,nginx-host")
+    monkeypatch.setattr("api.server.uvicorn.run", lambda app, **config: pytest.fail("started"))
+    assert cli.main(["serve"]) == 2
+    err = capsys.readouterr().err
+    assert "forwarded_allow_ips" in err and "'nginx-host' is not an IP address" in err
+
+
 def test_serve_refuses_several_workers_on_sqlite(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
