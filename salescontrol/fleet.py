@@ -10,6 +10,7 @@ from datetime import time
 from typing import Any, ClassVar, TypeVar
 from zoneinfo import available_timezones
 
+import asyncpg
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -52,12 +53,36 @@ async def find(db: AsyncSession, model: type[T], id_: uuid.UUID, what: str) -> T
     return row
 
 
-async def commit(db: AsyncSession, reason: str) -> None:
-    """Commit, a unique name's violation becoming `Conflict(reason)`."""
+CLASHES: dict[str, str] = {
+    "points_organisation_id_name_key": "point_name",
+    "registers_point_id_name_key": "register_name",
+    "devices_register_id_name_key": "device_name",
+    "devices_token_id_key": "token",
+    "users_login_key": "login",
+}
+"""The unique constraints a change can clash with (PostgreSQL's names for the
+models' UniqueConstraints), as the `Conflict` reason each is."""
+
+
+def clash(exc: IntegrityError) -> str | None:
+    """The `Conflict` reason of `exc`, or None when it is not one of `CLASHES`
+    (a NOT NULL or foreign key violation is a bug, not a name taken)."""
+    cause = exc.orig.__cause__ if exc.orig is not None else None
+    if isinstance(cause, asyncpg.UniqueViolationError):
+        return CLASHES.get(cause.constraint_name or "")
+    return None
+
+
+async def commit(db: AsyncSession) -> None:
+    """Commit; a clash with an existing name becomes `Conflict`, any other
+    integrity error is raised as it is."""
     try:
         await db.commit()
-    except IntegrityError:
+    except IntegrityError as exc:
         await db.rollback()
+        reason = clash(exc)
+        if reason is None:
+            raise
         raise Conflict(reason) from None
 
 
@@ -92,7 +117,7 @@ async def add_point(
         closes_at=closes_at,
     )
     db.add(point)
-    await commit(db, "point_name")
+    await commit(db)
     return point, org
 
 
@@ -101,7 +126,7 @@ async def update_point(db: AsyncSession, point_id: uuid.UUID, **fields: Any) -> 
     point = await find(db, Point, point_id, "point")
     for name, value in fields.items():
         setattr(point, name, value)
-    await commit(db, "point_name")
+    await commit(db)
     return point
 
 
@@ -109,14 +134,14 @@ async def add_register(db: AsyncSession, point_id: uuid.UUID, name: str) -> Regi
     await find(db, Point, point_id, "point")
     register = Register(point_id=point_id, name=name)
     db.add(register)
-    await commit(db, "register_name")
+    await commit(db)
     return register
 
 
 async def rename_register(db: AsyncSession, register_id: uuid.UUID, name: str) -> Register:
     register = await find(db, Register, register_id, "register")
     register.name = name
-    await commit(db, "register_name")
+    await commit(db)
     return register
 
 
@@ -126,13 +151,6 @@ async def register_device(
     """A new enabled device on the register and its token — the only time the token
     exists in clear: only its salted hash is stored."""
     await find(db, Register, register_id, "register")
-    # The recorder's config names its device; two of one name at a register would
-    # be indistinguishable on the devices page (and a form sent twice makes one).
-    taken = await db.scalar(
-        select(Device.id).where(Device.register_id == register_id, Device.name == name)
-    )
-    if taken is not None:
-        raise Conflict("device_name")
     token = new_device_token()
     device = Device(
         register_id=register_id,
@@ -143,16 +161,16 @@ async def register_device(
         enabled=True,
     )
     db.add(device)
-    await commit(db, "token")
+    await commit(db)
     await db.refresh(device)
     return device, token.token
 
 
 async def update_device(db: AsyncSession, device_id: uuid.UUID, **fields: Any) -> Device:
     """Set the given fields (name, enabled). A disabled device's token is refused
-    from its next request on."""
+    from its next request on; a name taken at the register is a `Conflict`."""
     device = await find(db, Device, device_id, "device")
     for name, value in fields.items():
         setattr(device, name, value)
-    await commit(db, "device_name")
+    await commit(db)
     return device

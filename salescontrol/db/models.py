@@ -92,9 +92,12 @@ class Register(Base):
 
 class Device(Base):
     """A recorder. Its token is `<token_id>.<secret>`: the id finds the row, the
-    secret is kept only as a salted HMAC."""
+    secret is kept only as a salted HMAC. Its name is unique at its register: the
+    recorder's config names its device, and two of one name would be
+    indistinguishable on the devices page (migration 0006)."""
 
     __tablename__ = "devices"
+    __table_args__ = (UniqueConstraint("register_id", "name"),)
 
     id: Mapped[uuid.UUID] = _uuid_pk()
     register_id: Mapped[uuid.UUID] = mapped_column(

@@ -7,6 +7,7 @@ from datetime import datetime, time
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic_core import PydanticCustomError
 
 from salescontrol.fleet import known_zone
 
@@ -16,6 +17,14 @@ Role = Literal["admin", "viewer"]
 
 class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+def _not_null(value: object) -> object:
+    """A PATCH field that may be left out (unchanged) but not set to null: its
+    column cannot be empty. Defaults are not validated, so only a null sent counts."""
+    if value is None:
+        raise PydanticCustomError("not_null", "may be left out, but not null")
+    return value
 
 
 class ChunkOut(BaseModel):
@@ -78,7 +87,10 @@ class PointPatch(_Body):
     timezone: str | None = None
     business: Name | None = None
     opens_at: time | None = None
+    """Null: no opening hours."""
     closes_at: time | None = None
+
+    _given = field_validator("name", "timezone", "business", mode="before")(_not_null)
 
     @field_validator("timezone")
     @classmethod
@@ -115,6 +127,8 @@ class DevicePatch(_Body):
     name: Name | None = None
     enabled: bool | None = None
 
+    _given = field_validator("name", "enabled", mode="before")(_not_null)
+
 
 class DeviceOut(BaseModel):
     id: uuid.UUID
@@ -141,6 +155,8 @@ class UserPatch(_Body):
     password: str | None = Field(default=None, min_length=10, max_length=1000)
     role: Role | None = None
     enabled: bool | None = None
+
+    _given = field_validator("password", "role", "enabled", mode="before")(_not_null)
 
 
 class ChunkListed(ChunkOut):

@@ -210,7 +210,7 @@ async def list_users(_: AdminDep, db: DbDep) -> list[UserOut]:
 async def add_user(body: UserIn, _: AdminDep, db: DbDep) -> UserOut:
     async with _answered():
         user = await create_user(db, body.login, body.password, body.role)
-        await fleet.commit(db, "login")
+        await fleet.commit(db)
     return UserOut.model_validate(user, from_attributes=True)
 
 
