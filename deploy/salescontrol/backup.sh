@@ -23,9 +23,15 @@
 # starts, and the copy made afterwards holds it. Chunks uploaded meanwhile are in
 # audio/ without a row. A row still `receiving` in the dump is settled by the
 # service when it starts on the restored database: stored if its file is whole,
-# else dropped. Before the backup gets its final name it passes --check: the dump
-# matches its checksum, its table of contents reads, and every stored chunk row
-# of the dump has its file in audio/ with the row's size.
+# else dropped. A chunk past the retention period has no file by design: the
+# service deletes it and marks the row `purged_at` (salescontrol/ingest/retention.py).
+# The purge must not delete a file between the dump and the copy, so the backup
+# holds the advisory lock PURGE_LOCK (shared) from before the dump until the copy
+# is made: a purge batch under way is waited for (its marks are then in the
+# snapshot), and the purge rounds meanwhile are put off. Before the backup gets
+# its final name it passes --check: the dump matches its checksum, its table of
+# contents reads, and every stored chunk row of the dump that is not purged has
+# its file in audio/ with the row's size.
 # Prints the new backup's path on stdout.
 #
 # restore.sh sources this file for its functions (and its own die); main runs
@@ -37,6 +43,10 @@ umask 077       # recordings of customers: personal data
 ENV_FILE="${ENV_FILE:-/etc/salescontrol/salescontrol.env}"
 DUMP=database.dump
 SUMS=SHA256SUMS
+# salescontrol.ingest.retention.PURGE_LOCK (ASCII "sc:purge"); a purge batch tries
+# it exclusively.
+PURGE_LOCK=$((0x73633A7075726765))
+PURGE_WAIT=5min # longest wait for a purge batch under way (it takes seconds)
 TEMPS=() # removed on exit: remove_temps is in the EXIT trap of both scripts
 
 die() {
@@ -95,7 +105,9 @@ audio_files() {
   (cd "$1" && find . -path ./.incoming -prune -o -type f -printf '%P\t%s\n') | sort
 }
 
-# "path<TAB>size" of every chunk row of a dump that is not `receiving`, sorted.
+# "path<TAB>size" of every chunk row of a dump that must have its file, sorted: not
+# `receiving` and not purged (the restore's query after pg_restore says the same).
+# A dump older than the purge (no purged_at column) has no purged rows.
 dump_chunks() {
   "$PG_RESTORE" --data-only --table=audio_chunks --file=- "$1" | awk -F '\t' '
     /^COPY [^ ]*audio_chunks \(/ {
@@ -105,11 +117,14 @@ dump_chunks() {
       n = split(names, name, ", ")
       for (i = 1; i <= n; i++) column[name[i]] = i
       if (!(("path" in column) && ("size_bytes" in column) && ("state" in column))) exit 3
+      purged = ("purged_at" in column) ? column["purged_at"] : 0
       copying = 1
       next
     }
     copying && $0 == "\\." { copying = 0; next }
-    copying && $(column["state"]) != "receiving" { print $(column["path"]) "\t" $(column["size_bytes"]) }
+    copying && $(column["state"]) != "receiving" && !(purged && $purged != "\\N") {
+      print $(column["path"]) "\t" $(column["size_bytes"])
+    }
   ' | sort
 }
 
@@ -171,6 +186,38 @@ copy_audio() {
   find "$target" -mindepth 1 -type d -empty -delete
 }
 
+# Holds PURGE_LOCK, shared, on a psql session of its own until release_purge_lock
+# (or until this script ends: the session ends with its input). psql takes the
+# lock from its command line and then reads its input, which stays silent; so
+# nothing is ever written to a psql that has failed (that would be SIGPIPE).
+hold_purge_lock() {
+  local answer reason errors
+  errors="$(mktemp)"
+  TEMPS+=("$errors")
+  # Without fd 9, main's flock: a session left waiting must not hold it.
+  coproc PURGE_LOCK_SESSION {
+    "$PSQL" -X -q -At -v ON_ERROR_STOP=1 --dbname="$PG_URL" \
+      -c "SET lock_timeout = '$PURGE_WAIT'" \
+      -c "SELECT 'held' FROM pg_advisory_lock_shared($PURGE_LOCK)" -f - 2>"$errors" 9>&-
+  }
+  # Once the coproc has ended bash drops its variables and closes its pipes: a
+  # psql that failed at once leaves them empty, and the read fails.
+  PURGE_LOCK_PID="${PURGE_LOCK_SESSION_PID:-}" PURGE_LOCK_INPUT="${PURGE_LOCK_SESSION[1]:-}"
+  read -r answer 2>/dev/null <&"${PURGE_LOCK_SESSION[0]:-}" || answer=""
+  if [ "$answer" != held ]; then
+    reason="$(head -n 1 "$errors")"
+    die "cannot hold off the audio purge: ${reason:-psql ended}"
+  fi
+}
+
+# Ends the session and with it the lock. How the session ended does not matter
+# here: check_backup, not the lock, vouches for the copy (the lock only keeps
+# the purge from failing the check).
+release_purge_lock() {
+  exec {PURGE_LOCK_INPUT}>&-
+  wait "$PURGE_LOCK_PID" || true
+}
+
 usage() {
   echo "usage: $0 [BACKUP_DIR]   or   $0 --check BACKUP" >&2
   echo "  (env: DATABASE_URL, SALESCONTROL_AUDIO_DIR, BACKUP_DIR, BACKUP_KEEP, PG_BINDIR)" >&2
@@ -198,6 +245,7 @@ main() {
   [[ $keep =~ ^[1-9][0-9]*$ ]] || die "BACKUP_KEEP must be a positive number: $keep"
   pg_connect "$url"
   PG_DUMP="$(pg_tool pg_dump)"
+  PSQL="$(pg_tool psql)"
   mkdir -p -- "$dest"
 
   # One backup at a time (a slow run must not overlap with the next timer tick).
@@ -217,12 +265,15 @@ main() {
   PARTIAL="$dest/.$stamp.partial"
   mkdir -- "$PARTIAL"
 
+  # 0. No audio purge from here until the copy is made (see the top of this file).
+  hold_purge_lock
   # 1. The database: one snapshot, taken while the service keeps writing.
   "$PG_DUMP" --format=custom --file="$PARTIAL/$DUMP" --dbname="$PG_URL" ||
     die "pg_dump of the database failed"
   (cd "$PARTIAL" && sha256sum "$DUMP" >"$SUMS")
   # 2. The audio, after the dump (see the top of this file for why).
   copy_audio "$audio" "$PARTIAL/audio" "$previous"
+  release_purge_lock
   # 3. Checked, then final.
   check_backup "$PARTIAL" "$final"
   mv -- "$PARTIAL" "$final"

@@ -23,7 +23,9 @@
 #   5. restore the database: pg_restore --clean --single-transaction, all or nothing;
 #   6. move the audio directory aside to <audio dir>.before-restore-<time> and the
 #      copy into its place;
-#   7. check that every stored chunk of the restored database has its whole file;
+#   7. check that every stored chunk of the restored database has its whole file
+#      (but a purged one: past the retention period a chunk's row stays, marked
+#      purged_at, and its file is gone by design);
 #   8. start the service. At start it settles the chunks that were being uploaded
 #      when the backup was taken (stored if their file is whole, else dropped).
 # If step 4 or 5 fails, the database and the audio are as they were and the
@@ -119,11 +121,12 @@ if [ -e "$audio" ]; then
 fi
 mv -- "$staging" "$audio"
 
-# 7.
+# 7. The rows that must have their file, as backup.sh's dump_chunks reads them.
 rows="$(mktemp)"
 TEMPS+=("$rows")
 "$PSQL" -X -q -v ON_ERROR_STOP=1 -At -F $'\t' --dbname="$PG_URL" \
-  -c "SELECT path, size_bytes FROM audio_chunks WHERE state <> 'receiving'" | sort >"$rows"
+  -c "SELECT path, size_bytes FROM audio_chunks WHERE state <> 'receiving' AND purged_at IS NULL" |
+  sort >"$rows"
 require_files "$rows" "$audio" "the restored database"
 echo "restored $backup: $(wc -l <"$rows") stored chunk(s), each with its file"
 

@@ -8,6 +8,13 @@ whose file is gone, and the next round marks it — never a marked row whose fil
 still holds a customer's voice. With the chunks go the dashboard's cached cuts of
 the dialogues on their devices and times (a cut is a copy of the chunks' voice);
 the same round also deletes any cut older than a day.
+
+A backup (deploy/salescontrol/backup.sh) holds the advisory lock PURGE_LOCK, shared,
+from before its database dump until its copy of the audio is made. Each purge batch
+tries the lock exclusively for its transaction: while a backup holds it the round
+stops (the next round goes on), and a backup that comes during a batch waits for
+the batch's commit. So every file the dump's snapshot expects is in the copy, and
+every chunk whose file the purge deleted is marked in the snapshot.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, or_, select, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from core.settings import SalesControlSettings
@@ -30,6 +37,9 @@ from salescontrol.ingest.storage import AudioStore
 log = logging.getLogger("salescontrol.ingest")
 
 BATCH = 500
+PURGE_LOCK = 0x73633A7075726765
+"""The advisory lock key (ASCII "sc:purge") that backup.sh holds while it copies;
+backup.sh spells the same number."""
 
 
 async def purge_expired(
@@ -43,6 +53,10 @@ async def purge_expired(
     purged = 0
     while True:
         async with sessions() as db:
+            # Held until this batch commits (or its session ends).
+            if not await db.scalar(select(func.pg_try_advisory_xact_lock(PURGE_LOCK))):
+                log.info("old recordings' purge put off: a backup holds its lock")
+                return purged
             rows = (
                 await db.execute(
                     select(

@@ -1,17 +1,20 @@
 """deploy/salescontrol/backup.sh and restore.sh on the embedded PostgreSQL, with the
 wheel's own pg_dump, pg_restore and psql, and chunks uploaded through the ingest
 API itself: a backup taken while uploads go on restores to rows that all have
-their files; a restore brings rows and audio back bit for bit; a damaged backup
-is refused before anything is touched; a restore that fails in the database
-leaves everything as it was."""
+their files; a restore brings rows and audio back bit for bit; chunks past the
+retention period are in a backup and its restore as rows without files, and the
+purge deletes nothing while a backup dumps and copies; a damaged backup is
+refused before anything is touched; a restore that fails in the database leaves
+everything as it was."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
 import os
+import threading
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +22,8 @@ import asyncpg
 import pytest
 
 from core.settings import Settings
+from salescontrol.ingest import retention
+from salescontrol.ingest.retention import purge_expired
 from tests.salescontrol.audio import AudioFactory
 from tests.salescontrol.deploy.kit import BACKUP, RESTORE, pg_bindir, run, script_env
 from tests.salescontrol.ingest.service import Device, Ingest, serve, settings_for
@@ -26,6 +31,8 @@ from tests.salescontrol.pg import Cluster
 from tests.support.systemd import fake_bin
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+OLD = T0 - timedelta(days=100)
+"""A chunk's start past the default retention period (90 days) at T0."""
 SERVICE_CALLS = [
     "stop salescontrol-ingest",
     "is-active --quiet salescontrol-ingest",
@@ -73,7 +80,7 @@ async def database_state(url: str) -> dict[str, list[tuple[object, ...]]]:
     the rest of the tree above them."""
     queries = {
         "chunks": "SELECT id, device_id, client_id, started_at, ended_at, size_bytes, sha256,"
-        " path, state FROM audio_chunks ORDER BY started_at",
+        " path, state, purged_at FROM audio_chunks ORDER BY started_at",
         "jobs": "SELECT kind, subject_id, state FROM jobs ORDER BY subject_id",
         "devices": "SELECT id, register_id, name, token_hash, enabled FROM devices ORDER BY id",
         "points": "SELECT id, name, timezone FROM points ORDER BY id",
@@ -93,6 +100,76 @@ def audio_files(root: Path) -> dict[str, str]:
         for p in sorted(root.rglob("*.opus"))
         if ".incoming" not in p.relative_to(root).parts
     }
+
+
+async def upload_old(ingest: Ingest, device: Device, audio: AudioFactory) -> Path:
+    """A chunk at OLD; its file."""
+    chunk = uuid.uuid4()
+    response = await device.upload(chunk, OLD, audio.opus(seconds=1.0, hz=250))
+    assert response.status_code == 201, response.text
+    store = ingest.runtime.store
+    return store.absolute(store.relative_path(uuid.UUID(device.id), chunk, OLD))
+
+
+async def mark_processed(url: str) -> None:
+    """The pipeline is done with every chunk, so the old ones may be purged."""
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("UPDATE audio_chunks SET state = 'processed'")
+    finally:
+        await conn.close()
+
+
+async def purge(ingest: Ingest) -> int:
+    """A round of the service's purge at T0, with the default 90 days."""
+    runtime = ingest.runtime
+    return await purge_expired(runtime.sessions, runtime.store, 90, T0)
+
+
+def pausing_bindir(real: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A PG_BINDIR whose pg_dump marks `started` in the returned directory, runs
+    the real one, marks `dumped` and waits (30 s at most) for `go` there: the
+    backup held between its dump and its copy of the audio."""
+    bindir, marks = tmp_path / "pg-bin", tmp_path / "marks"
+    bindir.mkdir()
+    marks.mkdir()
+    for tool in ("pg_restore", "psql"):
+        (bindir / tool).symlink_to(real / tool)
+    pg_dump = bindir / "pg_dump"
+    pg_dump.write_text(
+        "#!/bin/sh\n"
+        f"touch '{marks}/started'\n"
+        f"'{real}/pg_dump' \"$@\" || exit\n"
+        f"touch '{marks}/dumped'\n"
+        "i=0\n"
+        f"while [ ! -e '{marks}/go' ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done\n",
+        encoding="utf-8",
+    )
+    pg_dump.chmod(0o755)
+    return bindir, marks
+
+
+async def start_backup(env: dict[str, str], backups: Path) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        "bash",
+        str(BACKUP),
+        str(backups),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+async def until(
+    what: str, check: Callable[[], Awaitable[bool]], proc: asyncio.subprocess.Process
+) -> None:
+    """Wait (10 s at most) for `check()` while the backup `proc` runs."""
+    for _ in range(200):
+        if await check():
+            return
+        assert proc.returncode is None, f"the backup ended before {what}"
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{what}: not within 10 s")
 
 
 def backup_ok(env: dict[str, str], backups: Path, **extra: str) -> Path:
@@ -208,14 +285,7 @@ async def test_a_backup_taken_during_uploads_has_a_file_for_every_row(
     uploader = asyncio.create_task(keep_uploading())
     await asyncio.sleep(0.2)
     started = asyncio.get_running_loop().time()
-    proc = await asyncio.create_subprocess_exec(
-        "bash",
-        str(BACKUP),
-        str(tmp_path / "backups"),
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    proc = await start_backup(env, tmp_path / "backups")
     out, err = await proc.communicate()
     ended = asyncio.get_running_loop().time()
     stop.set()
@@ -277,6 +347,138 @@ async def test_backup_refuses_when_a_stored_chunk_has_no_file(
     assert [p.name for p in backups.iterdir()] == [".backup.lock"]  # no half backup left
 
 
+async def test_a_backup_after_the_purge_restores_purged_rows_without_their_files(
+    ingest: Ingest, audio: AudioFactory, database_url: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Past the retention period a chunk's file is deleted and its row stays, marked
+    purged_at: the backup and its restore expect no file for that row, and the file
+    of every other stored chunk all the same."""
+    device = await ingest.device()
+    old = await upload_old(ingest, device, audio)
+    for minute in range(2):
+        await upload(device, audio, minute)
+    await mark_processed(database_url)
+    assert await purge(ingest) == 1
+    assert not old.exists()
+    before = await database_state(database_url)
+    files = audio_files(ingest.audio_dir)
+    assert len(before["chunks"]) == 3 and len(files) == 2
+    assert [row[9] is not None for row in before["chunks"]] == [True, False, False]
+
+    backups = tmp_path / "backups"
+    backup = backup_ok(env, backups)
+    check = run(BACKUP, "--check", str(backup), env=env)
+    assert check.returncode == 0, check.stderr
+    assert "2 stored chunk(s), each with its file" in check.stderr
+    # The disaster: the other chunks' files are lost.
+    for path in files:
+        (ingest.audio_dir / path).unlink()
+
+    done = run(RESTORE, "--no-service", str(backup), env=env)
+    assert done.returncode == 0, done.stderr
+    assert "2 stored chunk(s), each with its file" in done.stdout
+    assert await database_state(database_url) == before  # the purged row, marked
+    assert audio_files(ingest.audio_dir) == files
+    assert not old.exists()
+
+    # Only purged rows go without a file: a stored chunk's lost file fails the next
+    # backup as before.
+    lost = sorted(files)[0]
+    (ingest.audio_dir / lost).unlink()
+    failed = run(BACKUP, str(backups), env=env)
+    assert failed.returncode != 0
+    assert "1 chunk(s)" in failed.stderr and "lack their file" in failed.stderr
+    assert Path(lost).stem in failed.stderr
+    assert sorted(p.name for p in backups.iterdir()) == [".backup.lock", backup.name]
+
+
+async def test_the_purge_waits_while_a_backup_dumps_and_copies(
+    ingest: Ingest, audio: AudioFactory, database_url: str, env: dict[str, str], tmp_path: Path
+) -> None:
+    """A file purged between the dump and the copy would be missing from a backup
+    whose snapshot expects it: while the backup holds its lock a purge round
+    deletes nothing; the next round after the backup does."""
+    device = await ingest.device()
+    old = await upload_old(ingest, device, audio)
+    await upload(device, audio, 0)
+    await mark_processed(database_url)
+    bindir, marks = pausing_bindir(Path(env["PG_BINDIR"]), tmp_path)
+    proc = await start_backup({**env, "PG_BINDIR": str(bindir)}, tmp_path / "backups")
+    try:
+        await until("its dump", lambda: asyncio.to_thread((marks / "dumped").exists), proc)
+        assert await purge(ingest) == 0
+        assert old.exists()
+        (marks / "go").touch()
+        out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert "2 stored chunk(s), each with its file" in err.decode()
+    assert old.relative_to(ingest.audio_dir).as_posix() in audio_files(
+        Path(out.decode().strip()) / "audio"
+    )
+    assert await purge(ingest) == 1
+    assert not old.exists()
+
+
+async def test_a_backup_waits_for_a_purge_batch_under_way(
+    ingest: Ingest,
+    audio: AudioFactory,
+    database_url: str,
+    env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A purge batch deletes its files first and marks their rows after: a dump in
+    between would expect a file that is gone. The backup waits for the batch's
+    commit, so its snapshot has the mark."""
+    device = await ingest.device()
+    old = await upload_old(ingest, device, audio)
+    await upload(device, audio, 0)
+    await mark_processed(database_url)
+    # The batch is held after deleting its files, before marking their rows.
+    deleted, go_on = threading.Event(), threading.Event()
+    drop_cuts = retention.drop_cuts
+
+    def held_drop_cuts(root: Path, dialogue_ids: list[uuid.UUID]) -> int:
+        deleted.set()
+        go_on.wait(30)
+        return drop_cuts(root, dialogue_ids)
+
+    monkeypatch.setattr(retention, "drop_cuts", held_drop_cuts)
+    purging = asyncio.create_task(purge(ingest))
+    assert await asyncio.to_thread(deleted.wait, 10)
+    assert not old.exists()
+
+    async def backup_waits() -> bool:
+        conn = await asyncpg.connect(database_url)
+        try:
+            waiting = "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            return bool(await conn.fetchval(waiting))
+        finally:
+            await conn.close()
+
+    bindir, marks = pausing_bindir(Path(env["PG_BINDIR"]), tmp_path)
+    (marks / "go").touch()
+    proc = await start_backup({**env, "PG_BINDIR": str(bindir)}, tmp_path / "backups")
+    try:
+        await until("its wait for the purge's lock", backup_waits, proc)
+        assert not (marks / "started").exists(), "the backup dumped during the purge's batch"
+        go_on.set()
+        assert await purging == 1
+        _, err = await proc.communicate()
+    finally:
+        go_on.set()
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    # The dump has the old chunk's row marked: only the other one needs its file.
+    assert "1 stored chunk(s), each with its file" in err.decode()
+
+
 def test_backup_refuses_without_or_with_a_wrong_database(tmp_path: Path, bindir: Path) -> None:
     audio = tmp_path / "audio"
     audio.mkdir()
@@ -291,7 +493,9 @@ def test_backup_refuses_without_or_with_a_wrong_database(tmp_path: Path, bindir:
             PG_BINDIR=str(bindir),
         ),
     )
-    assert wrong.returncode != 0 and "pg_dump of the database failed" in wrong.stderr
+    # The first connection is the one that holds off the audio purge.
+    assert wrong.returncode != 0
+    assert "cannot hold off the audio purge: psql: error: connection" in wrong.stderr
     assert "secret" not in wrong.stderr
     assert [p.name for p in (tmp_path / "b").iterdir()] == [".backup.lock"]
 

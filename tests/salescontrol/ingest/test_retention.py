@@ -1,6 +1,7 @@
 """The retention period: recordings older than `retention.audio_days` leave the disk,
 with the dashboard's cached cuts of their dialogues; their rows (and dialogues)
-stay; younger ones and ones still in the pipeline stay."""
+stay; younger ones and ones still in the pipeline stay; nothing goes while a
+backup holds the purge's lock."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 from sqlalchemy import select, update
 
 from salescontrol.dashboard.audio import CACHE_DIR, CACHE_MAX_AGE_S, prune_cuts
 from salescontrol.db.models import AudioChunk, Device, Dialogue, Register
-from salescontrol.ingest.retention import purge_expired
+from salescontrol.ingest.retention import PURGE_LOCK, purge_expired
 from tests.salescontrol.audio import AudioFactory
 from tests.salescontrol.ingest.service import Ingest
 
@@ -62,12 +64,9 @@ async def test_only_old_processed_recordings_are_deleted_and_marked_once(
     assert rows[ids["young"]].purged_at is None
 
 
-async def test_a_file_already_gone_is_marked_all_the_same(
-    ingest: Ingest, audio: AudioFactory
-) -> None:
-    """A crash between deleting the file and marking the row: the next round marks it."""
+async def old_processed_chunk(ingest: Ingest, audio: AudioFactory, now: datetime) -> Path:
+    """A chunk 100 days before `now` that the pipeline is done with; its file."""
     device = await ingest.device()
-    now = datetime.now(UTC)
     chunk_id = uuid.uuid4()
     assert (
         await device.upload(chunk_id, now - timedelta(days=100), audio.opus())
@@ -78,11 +77,40 @@ async def test_a_file_already_gone_is_marked_all_the_same(
         assert row is not None
         row.state = "processed"
         await db.commit()
-        runtime.store.absolute(row.path).unlink()
+        return runtime.store.absolute(row.path)
 
+
+async def test_a_file_already_gone_is_marked_all_the_same(
+    ingest: Ingest, audio: AudioFactory
+) -> None:
+    """A crash between deleting the file and marking the row: the next round marks it."""
+    now = datetime.now(UTC)
+    (await old_processed_chunk(ingest, audio, now)).unlink()
+
+    runtime = ingest.runtime
     assert await purge_expired(runtime.sessions, runtime.store, 90, now) == 1
     async with runtime.sessions() as db:
         assert await db.scalar(select(AudioChunk.purged_at)) == now
+
+
+async def test_nothing_is_purged_while_a_backup_holds_the_lock(
+    ingest: Ingest, audio: AudioFactory, database_url: str
+) -> None:
+    """backup.sh holds PURGE_LOCK, shared, from its database dump until its copy of
+    the audio is made (tests/salescontrol/deploy/test_backup.py runs the script)."""
+    now = datetime.now(UTC)
+    path = await old_processed_chunk(ingest, audio, now)
+
+    runtime = ingest.runtime
+    backup = await asyncpg.connect(database_url)
+    try:
+        await backup.execute("SELECT pg_advisory_lock_shared($1)", PURGE_LOCK)
+        assert await purge_expired(runtime.sessions, runtime.store, 90, now) == 0
+        assert path.exists()
+    finally:
+        await backup.close()
+    assert await purge_expired(runtime.sessions, runtime.store, 90, now) == 1
+    assert not path.exists()
 
 
 async def test_the_cached_cuts_of_purged_chunks_dialogues_go_with_them(
