@@ -12,10 +12,11 @@
 # A backup is a directory BACKUP_DIR/<UTC time>/ holding
 #   database.dump  pg_dump -Fc of DATABASE_URL;
 #   SHA256SUMS     its checksum;
-#   audio/         the audio directory without .incoming/. Incremental: a chunk
-#                  that the previous backup holds is a hard link to its copy there
-#                  (a stored chunk never changes), so every backup is complete on
-#                  its own but takes only the new chunks' space.
+#   audio/         the audio directory without .incoming/ and cache/ (the
+#                  dashboard's cuts of dialogues, made again when played).
+#                  Incremental: a chunk that the previous backup holds is a hard
+#                  link to its copy there (a stored chunk never changes), so every
+#                  backup is complete on its own but takes only the new chunks' space.
 #
 # Consistency: the dump is taken first and the audio copied after it. The server
 # renames a chunk's file into place before the chunk's row becomes `stored`, so
@@ -100,9 +101,11 @@ pg_connect() {
   PG_URL="postgresql://$rest"
 }
 
-# "path<TAB>size" of every file under an audio directory (without .incoming/), sorted.
+# "path<TAB>size" of every file under an audio directory (without .incoming/ and
+# cache/), sorted.
 audio_files() {
-  (cd "$1" && find . -path ./.incoming -prune -o -type f -printf '%P\t%s\n') | sort
+  (cd "$1" && find . \( -path ./.incoming -o -path ./cache \) -prune -o -type f -printf '%P\t%s\n') |
+    sort
 }
 
 # "path<TAB>size" of every chunk row of a dump that must have its file, sorted: not
@@ -166,15 +169,18 @@ copy_audio() {
   local source="$1" target="$2" previous="${3:-}" entry gone
   if [ -n "$previous" ]; then
     cp -al -- "$previous" "$target" || die "cannot link $previous into $target"
+    rm -rf -- "$target/cache" # held by backups made before cache/ was left out
   else
     mkdir -- "$target"
   fi
-  # Top-level entries only: a glob skips .incoming/, whose files come and go.
+  # Top-level entries only: a glob skips .incoming/, and cache/ is left out: the
+  # files of both come and go at any time (cp fails on one that vanishes).
   # -u copies what the target lacks (or holds older); --remove-destination
   # replaces a linked file instead of writing through the link into the
   # previous backup.
   shopt -s nullglob
   for entry in "$source"/*; do
+    if [ "$entry" = "$source/cache" ]; then continue; fi
     cp -a -u --remove-destination -- "$entry" "$target/" || die "copying $entry failed"
   done
   shopt -u nullglob

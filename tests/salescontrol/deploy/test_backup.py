@@ -22,6 +22,7 @@ import asyncpg
 import pytest
 
 from core.settings import Settings
+from salescontrol.dashboard.audio import CACHE_DIR
 from salescontrol.ingest import retention
 from salescontrol.ingest.retention import purge_expired
 from tests.salescontrol.audio import AudioFactory
@@ -477,6 +478,27 @@ async def test_a_backup_waits_for_a_purge_batch_under_way(
     assert proc.returncode == 0, err.decode()
     # The dump has the old chunk's row marked: only the other one needs its file.
     assert "1 stored chunk(s), each with its file" in err.decode()
+
+
+async def test_the_dashboards_cached_cuts_are_not_backed_up(
+    ingest: Ingest, audio: AudioFactory, env: dict[str, str], tmp_path: Path
+) -> None:
+    """cache/ holds the cuts of dialogues for the player, made again when played
+    and written and deleted at any time: a file vanishing under cp would fail the
+    copy. Nor does a backup keep the cuts an older backup holds."""
+    await upload(await ingest.device(), audio, 0)
+    cut = ingest.audio_dir / CACHE_DIR / f"{uuid.uuid4()}-digest.ogg"
+    cut.parent.mkdir(parents=True)
+    cut.write_bytes(b"OggS")
+    backups = tmp_path / "backups"
+    first = backup_ok(env, backups)
+    assert not (first / "audio" / "cache").exists()
+    older = first / "audio" / CACHE_DIR / cut.name  # as a backup before this change
+    older.parent.mkdir(parents=True)
+    older.write_bytes(b"OggS")
+    second = backup_ok(env, backups)
+    assert not (second / "audio" / "cache").exists()
+    assert older.exists()
 
 
 def test_backup_refuses_without_or_with_a_wrong_database(tmp_path: Path, bindir: Path) -> None:
