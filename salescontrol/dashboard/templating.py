@@ -16,6 +16,9 @@ from starlette.responses import HTMLResponse
 from salescontrol.dashboard.auth import CSRF_FIELD, CSRF_HEADER, Viewer
 
 TEMPLATES = Path(__file__).parent / "templates"
+ERROR_AREA = "page-error"
+"""The element of base.html where an error answered to htmx is shown (errors.py,
+static/app.js)."""
 
 ATTEMPTED = {"yes": "Да", "no": "Нет", "uncertain": "Неясно"}
 REACTION = {
@@ -72,7 +75,17 @@ templates.env.globals.update(
     CLOSED_REASON=CLOSED_REASON,
     CSRF_FIELD=CSRF_FIELD,
     CSRF_HEADER=CSRF_HEADER,
+    ERROR_AREA=ERROR_AREA,
 )
+
+
+def wants_fragment(request: Request) -> bool:
+    """An htmx request that swaps part of a page (a history restore wants the
+    whole page)."""
+    headers = request.headers
+    return headers.get("HX-Request") == "true" and headers.get("HX-History-Restore-Request") != (
+        "true"
+    )
 
 
 def render(

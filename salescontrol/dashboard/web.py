@@ -1,6 +1,7 @@
 """Mounting the dashboard on the service's FastAPI app: its pages at the root (the
-API lives under /api/v1), its static files under /static, and the answers to a
-missing login (a redirect to the form) and to a forbidden change (a 403 page)."""
+API lives under /api/v1), its static files under /static, the answers to a
+missing login (a redirect to the form) and to a forbidden change (a 403 page), and
+its errors as pages rather than the API's JSON (errors.py)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from salescontrol.dashboard.auth import LoginRequired, PageForbidden, login_url
+from salescontrol.dashboard.errors import PageErrors, error_page
 from salescontrol.dashboard.routes import router
-from salescontrol.dashboard.templating import render
 
 STATIC = Path(__file__).parent / "static"
 
@@ -28,9 +29,7 @@ async def _login_required(request: Request, exc: Exception) -> Response:
 
 async def _forbidden(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageForbidden)
-    return render(
-        request, "error.html", None, status_code=403, title="Нет доступа", message=exc.reason
-    )
+    return error_page(request, 403, message=exc.reason)
 
 
 def install_dashboard(app: FastAPI) -> None:
@@ -38,3 +37,6 @@ def install_dashboard(app: FastAPI) -> None:
     app.include_router(router)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(PageForbidden, _forbidden)
+    # Added before core.http's middleware (create_app installs that last), so it is
+    # the innermost: it meets an unhandled error before CatchAll answers it as JSON.
+    app.add_middleware(PageErrors)

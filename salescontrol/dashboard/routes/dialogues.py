@@ -26,6 +26,7 @@ from salescontrol.dashboard.audio import (
     dialogue_audio,
 )
 from salescontrol.dashboard.auth import Viewer, ViewerDep
+from salescontrol.dashboard.errors import error_page
 from salescontrol.dashboard.periods import parse_period
 from salescontrol.dashboard.queries.dialogues import (
     ATTEMPTED_VALUES,
@@ -39,7 +40,7 @@ from salescontrol.dashboard.queries.dialogues import (
     filter_options,
     list_dialogues,
 )
-from salescontrol.dashboard.templating import render
+from salescontrol.dashboard.templating import render, wants_fragment
 from salescontrol.dashboard.transcript import transcript_lines
 from salescontrol.ingest.deps import DbDep, RuntimeDep
 
@@ -127,14 +128,6 @@ def business_categories(sc: SalesControlSettings, business: str) -> dict[str, st
     return dict(known.categories) if known else all_categories(sc)
 
 
-def _is_fragment(request: Request) -> bool:
-    """An htmx swap of the results (a history restore wants the whole page)."""
-    headers = request.headers
-    return headers.get("HX-Request") == "true" and headers.get("HX-History-Restore-Request") != (
-        "true"
-    )
-
-
 @router.get("/dialogues")
 async def dialogue_list(
     request: Request, viewer: ViewerDep, runtime: RuntimeDep, db: DbDep
@@ -154,7 +147,7 @@ async def dialogue_list(
         "next_url": page_url(page.page + 1) if page.has_next else None,
         "labels": {code: business.categories for code, business in sc.businesses.items()},
     }
-    if _is_fragment(request):
+    if wants_fragment(request):
         response = render(request, "_dialogues_table.html", viewer, **context)
     else:
         options = await filter_options(db)
@@ -176,13 +169,8 @@ async def dialogue_list(
 
 
 def _not_found(request: Request, viewer: Viewer | None) -> Response:
-    return render(
-        request,
-        "error.html",
-        viewer,
-        status_code=404,
-        title="Диалог не найден",
-        message="Такого диалога нет: возможно, ссылка неполная.",
+    return error_page(
+        request, 404, "Диалог не найден", "Такого диалога нет: возможно, ссылка неполная.", viewer
     )
 
 
@@ -232,13 +220,12 @@ async def dialogue_audio_file(
             runtime.store.root, dialogue.id, dialogue.started_at, dialogue.ended_at, pieces
         )
     except AudioUnavailable:
-        return render(
+        return error_page(
             request,
-            "error.html",
+            404,
+            "Записи нет",
+            "Запись этого диалога не сохранилась или уже удалена по сроку хранения.",
             viewer,
-            status_code=404,
-            title="Записи нет",
-            message="Запись этого диалога не сохранилась или уже удалена по сроку хранения.",
         )
     # FileResponse answers Range requests (206) itself: the player seeks by them.
     return FileResponse(path, media_type=MEDIA_TYPE, headers={"Cache-Control": "private, no-cache"})

@@ -5,8 +5,8 @@ point, register and category.
 `GET /overview?from=&to=&point=&register=` renders the page; the same URL asked
 by htmx (the filter form, the quick periods, the live refresh) renders only the
 `_overview_body.html` fragment. Filters that cannot be read (a bad date, an
-unknown or malformed id) are ignored rather than refused: the page then shows
-what its filters say it shows.
+unknown or malformed id, a value too long to be either) are ignored rather than
+refused: the page then shows what its filters say it shows.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from salescontrol.dashboard.queries.overview import (
     overview,
     places,
 )
-from salescontrol.dashboard.templating import number, percent, render
+from salescontrol.dashboard.templating import number, percent, render, wants_fragment
 from salescontrol.ingest.deps import DbDep, RuntimeDep
 
 router = APIRouter(include_in_schema=False)
@@ -221,10 +221,12 @@ async def overview_page(
     viewer: ViewerDep,
     runtime: RuntimeDep,
     db: DbDep,
-    first: Annotated[str | None, Query(alias="from", max_length=40)] = None,
-    last: Annotated[str | None, Query(alias="to", max_length=40)] = None,
-    point: Annotated[str | None, Query(max_length=80)] = None,
-    register: Annotated[str | None, Query(max_length=80)] = None,
+    # No length limits: a value too long to be a date or an id simply does not
+    # parse, and is ignored like any other unreadable filter.
+    first: Annotated[str | None, Query(alias="from")] = None,
+    last: Annotated[str | None, Query(alias="to")] = None,
+    point: str | None = None,
+    register: str | None = None,
 ) -> HTMLResponse:
     settings = runtime.settings.salescontrol
     zone = settings.dashboard.timezone
@@ -241,12 +243,9 @@ async def overview_page(
     # The live refresh asks again with the filters as given: with no dates it
     # keeps following "the last days" past midnight.
     given = period.query() if first or last else {}
-    fragment = request.headers.get("HX-Request") == "true" and not request.headers.get(
-        "HX-History-Restore-Request"
-    )
     response = render(
         request,
-        "_overview_body.html" if fragment else "overview.html",
+        "_overview_body.html" if wants_fragment(request) else "overview.html",
         viewer,
         nav="overview",
         seen=seen,

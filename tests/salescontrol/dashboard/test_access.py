@@ -8,12 +8,13 @@ not a byte of its content; every route that changes something refuses a viewer."
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import update
 
@@ -35,20 +36,21 @@ def _walk(router: Any, prefix: str = "") -> Iterator[tuple[str, APIRoute]]:
             yield prefix + route.path, route
 
 
-def dashboard_routes(ingest: Ingest) -> list[tuple[str, str]]:
-    """(method, path with its parameters filled) of every dashboard route."""
+def dashboard_routes(app: FastAPI, ids: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(method, path with its parameters filled) of every dashboard route: a
+    parameter named in `ids` gets that value, any other a random UUID."""
     found: list[tuple[str, str]] = []
-    for path, route in _walk(ingest.app.router):
+    for path, route in _walk(app.router):
         if path.startswith(("/api/", "/internal/")) or path in PUBLIC:
             continue
         for name in route.param_convertors:
-            path = path.replace("{" + name + "}", str(uuid.uuid4()))
+            path = path.replace("{" + name + "}", (ids or {}).get(name) or str(uuid.uuid4()))
         found.extend((method, path) for method in sorted((route.methods or set()) - {"HEAD"}))
     return found
 
 
 def test_the_dashboard_has_its_pages(ingest: Ingest) -> None:
-    paths = {path.split("/")[1] for _, path in dashboard_routes(ingest)}
+    paths = {path.split("/")[1] for _, path in dashboard_routes(ingest.app)}
     assert {"overview", "dialogues", "reviews", "devices", "users", "logout"} <= paths
 
 
@@ -67,7 +69,7 @@ async def test_without_a_session_every_route_and_audio_url_sends_to_login(
     ingest: Ingest, htmx: bool
 ) -> None:
     headers = {"HX-Request": "true"} if htmx else {}
-    for method, path in dashboard_routes(ingest):
+    for method, path in dashboard_routes(ingest.app):
         response = await ingest.http.request(method, path, headers=headers)
         _assert_sent_to_login(response, htmx)
     audio = await ingest.http.get(f"/dialogues/{uuid.uuid4()}/audio", headers=headers)
@@ -85,7 +87,7 @@ async def test_an_expired_session_sees_nothing(ingest: Ingest, database_url: str
         )
         await db.commit()
     ingest.http.cookies.set(SESSION_COOKIE, token)
-    for method, path in dashboard_routes(ingest):
+    for method, path in dashboard_routes(ingest.app):
         _assert_sent_to_login(await ingest.http.request(method, path))
 
 
@@ -93,7 +95,7 @@ async def test_a_viewer_can_change_nothing(ingest: Ingest, database_url: str) ->
     await add_user(database_url, *VIEWER, "viewer")
     login = await ingest.login(*VIEWER)
     token = login.json()["token"]
-    changing = [(m, p) for m, p in dashboard_routes(ingest) if m != "GET" and p != "/logout"]
+    changing = [(m, p) for m, p in dashboard_routes(ingest.app) if m != "GET" and p != "/logout"]
     assert changing, "the dashboard has forms that change things"
     ingest.http.cookies.set(SESSION_COOKIE, token)
     for method, path in changing:
