@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
 
+from salescontrol.db.engine import make_engine, session_factory
+from salescontrol.db.models import AudioChunk
 from tests.salescontrol.ingest.service import ADMIN_LOGIN, ADMIN_PASSWORD
 from tests.support.net import free_port, stop, wait_until_up
 
@@ -80,3 +83,13 @@ def register_devices(url: str, count: int, timezone: str = "Asia/Almaty") -> lis
             device.raise_for_status()
             tokens.append(device.json()["token"])
         return tokens
+
+
+async def stored_chunks(database_url: str) -> list[AudioChunk]:
+    """Every chunk the server has stored, by start, read from its database."""
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with session_factory(engine)() as session:
+            return list(await session.scalars(select(AudioChunk).order_by(AudioChunk.started_at)))
+    finally:
+        await engine.dispose()

@@ -21,15 +21,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import select
 
 from salescontrol.accounts import add_user
-from salescontrol.db.engine import make_engine, session_factory
-from salescontrol.db.models import AudioChunk
 from salescontrol.recorder.chunk import ChunkMeta
 from salescontrol.recorder.spool import Spool
 from tests.salescontrol.ingest.service import ADMIN_LOGIN, ADMIN_PASSWORD
-from tests.salescontrol.server import IngestProcess, register_devices
+from tests.salescontrol.server import IngestProcess, register_devices, stored_chunks
 from tests.support import ROOT
 from tests.support.net import free_port, stop
 
@@ -49,15 +46,6 @@ async def wait_for(check: object, timeout_s: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out: {what}")
         await asyncio.sleep(0.2)
-
-
-async def stored_chunks(url: str) -> list[AudioChunk]:
-    engine = make_engine(url, pool_size=1)
-    try:
-        async with session_factory(engine)() as session:
-            return list(await session.scalars(select(AudioChunk).order_by(AudioChunk.started_at)))
-    finally:
-        await engine.dispose()
 
 
 async def test_an_outage_loses_nothing_and_a_refused_chunk_blocks_nothing(

@@ -7,7 +7,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 
@@ -40,7 +40,18 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def make_config(spool: Path, server: ChunkServer, /, **sections: Any) -> Config:
+class Endpoint(Protocol):
+    """Where the agent uploads: the stub `ChunkServer`, or a real server's address
+    and a device token it issued."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def token(self) -> str: ...
+
+
+def make_config(spool: Path, server: Endpoint, /, **sections: Any) -> Config:
     """A test config: fast retries, a free health port, 2 s chunks of a sine."""
     base: dict[str, Any] = {
         "server": {
