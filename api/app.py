@@ -99,5 +99,5 @@ def create_app(settings: Settings | None = None, *, api_key: str | None = None) 
     install_error_handlers(app, refuse=refused_before_validation)
     app.include_router(api_router)
     app.include_router(ops_router)
-    install_middleware(app, metrics.ERRORS)
+    install_middleware(app, metrics.ERRORS, log_errors=True)
     return app

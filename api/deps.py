@@ -10,7 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from fastapi.security.utils import get_authorization_scheme_param
 
 from api.runtime import Runtime
-from core.http import APIError, retry_after
+from core.http import APIError, leave_unlogged, retry_after
 
 
 def get_runtime(request: Request) -> Runtime:
@@ -52,6 +52,9 @@ def refused(request: Request, token: str) -> APIError | None:
     address = _client(request)
     wait = runtime.auth_failures.exhausted(address)
     if wait is not None:
+        logged, _ = runtime.auth_refusals_logged.allow(address)
+        if not logged:
+            leave_unlogged(request)  # a flood of wrong keys is one line a minute
         return APIError(429, "Too many wrong API keys from this address", retry_after(wait))
     runtime.auth_failures.allow(address)
     return APIError(401, "Invalid API key")

@@ -29,6 +29,10 @@ class Runtime:
     customer_limiter: SlidingWindowLimiter
     auth_failures: SlidingWindowLimiter
     """Wrong keys per client address."""
+    auth_refusals_logged: SlidingWindowLimiter = field(
+        default_factory=lambda: SlidingWindowLimiter(1)
+    )
+    """The 429s of wrong keys logged per client address: one a minute."""
     in_sync: InSync = field(default_factory=InSync)
     """Customers whose tables agree with their thread (api.delivery); on a
     database shared with other instances, nobody (another instance may have

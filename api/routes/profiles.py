@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from api.deps import AuthDep, RuntimeDep
 from api.schemas import ProfileResponse, SafeId
 from core.http import APIError, openapi_error_responses
+from core.logs import bind, hash_id
 
 router = APIRouter(prefix="/users", tags=["profiles"])
 
@@ -18,6 +19,8 @@ router = APIRouter(prefix="/users", tags=["profiles"])
     summary="What the bot has learned about a customer, per bot account",
 )
 async def profile(user_id: SafeId, runtime: RuntimeDep, _: AuthDep) -> ProfileResponse:
+    # As a turn's log lines name the customer: by HMAC, never the id (a phone).
+    bind(user=hash_id(user_id, runtime.api_key))
     profiles = await runtime.store.profiles_of(user_id)
     if not profiles:
         raise APIError(404, "Profile not found")

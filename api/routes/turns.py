@@ -87,12 +87,12 @@ def _database_busy_is_503() -> Iterator[None]:
         reason = str(exc).lower()
         if "locked" not in reason and "busy" not in reason:
             raise
-        log.warning("database busy", extra={"status": 503})
+        bind(reason="database busy")
         raise unavailable("The database is busy, retry later", RETRY_BUSY_S) from None
     except Exception as exc:
         if not postgres.is_unavailable(exc):
             raise
-        log.warning("database unavailable", extra={"status": 503, "reason": type(exc).__name__})
+        bind(reason="database unavailable", error_type=type(exc).__name__)
         raise unavailable("The database is unavailable, retry later", RETRY_BUSY_S) from None
 
 
@@ -121,10 +121,10 @@ async def _run(
                 message_id=key.message_id,
             )
     except LLMUnavailable as exc:
-        log.warning("llm unavailable", extra={"status": 503, "reason": str(exc)})
+        bind(reason="llm unavailable", detail=str(exc))
         raise unavailable("The language model is unavailable, retry later", RETRY_MODEL_S) from None
     except TimeoutError:
-        log.warning("turn budget exceeded", extra={"status": 503})
+        bind(reason="turn budget exceeded")
         raise unavailable("The turn took longer than its time budget", RETRY_MODEL_S) from None
 
 
@@ -223,15 +223,13 @@ async def process(body: ProcessRequest, runtime: RuntimeDep, api_key: AuthDep) -
             async with runtime.locks.hold(thread_id_for(*customer), deadline):
                 return await _answer(runtime, body, text, key, started, deadline)
     except IdempotencyConflict:
-        log.warning("idempotency conflict", extra={"status": 409})
         raise APIError(
             409, "This request_id was already used for a message with another text"
         ) from None
     except (LockTimeout, RequestTaken) as exc:
         # n8n retries a 503 with the same request_id; this message was not kept.
         # RequestTaken: another instance runs this very request (its lock was lost).
-        reason = "claimed elsewhere" if isinstance(exc, RequestTaken) else "lock wait"
-        log.warning("previous turn still running", extra={"status": 503, "reason": reason})
+        bind(reason="claimed elsewhere" if isinstance(exc, RequestTaken) else "lock wait")
         raise unavailable(
             "The customer's previous message is still being answered, retry later", RETRY_BUSY_S
         ) from None

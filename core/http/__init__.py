@@ -12,7 +12,14 @@ from core.http.errors import (
     openapi_error_responses,
     retry_after,
 )
-from core.http.middleware import BodySizeLimit, CatchAll, CountErrors, LogContext
+from core.http.middleware import (
+    BodySizeLimit,
+    CatchAll,
+    CountErrors,
+    LogContext,
+    LogErrors,
+    leave_unlogged,
+)
 
 __all__ = [
     "STATUS_CODES",
@@ -23,9 +30,11 @@ __all__ = [
     "ErrorResponse",
     "Lifespan",
     "LogContext",
+    "LogErrors",
     "error_response",
     "install_error_handlers",
     "install_middleware",
+    "leave_unlogged",
     "log_unexpected",
     "new_app",
     "openapi_error_responses",

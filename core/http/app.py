@@ -9,7 +9,14 @@ from contextlib import AbstractAsyncContextManager
 from fastapi import FastAPI
 from prometheus_client import Counter
 
-from core.http.middleware import MAX_BODY_BYTES, BodySizeLimit, CatchAll, CountErrors, LogContext
+from core.http.middleware import (
+    MAX_BODY_BYTES,
+    BodySizeLimit,
+    CatchAll,
+    CountErrors,
+    LogContext,
+    LogErrors,
+)
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
@@ -30,11 +37,16 @@ def new_app(
     )
 
 
-def install_middleware(app: FastAPI, errors: Counter, body_limit: int = MAX_BODY_BYTES) -> None:
-    """Outermost first: the request's log context, the error count (of whatever
-    answered), the body limit, and the last-resort 500 next to the routes."""
+def install_middleware(
+    app: FastAPI, errors: Counter, body_limit: int = MAX_BODY_BYTES, *, log_errors: bool = False
+) -> None:
+    """Outermost first: the request's log context, with `log_errors` a log line
+    per error response (LogErrors), the error count (of whatever answered), the
+    body limit, and the last-resort 500 next to the routes."""
     # Starlette wraps in reverse order of adding.
     app.add_middleware(CatchAll)
     app.add_middleware(BodySizeLimit, limit=body_limit)
     app.add_middleware(CountErrors, counter=errors)
+    if log_errors:
+        app.add_middleware(LogErrors, templates=lambda: app.openapi()["paths"])
     app.add_middleware(LogContext)

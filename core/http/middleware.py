@@ -1,14 +1,28 @@
 """ASGI middleware in front of every route: a body-size limit, a last-resort 500
-that never prints the exception, error counting for Prometheus, and per-request
-log fields."""
+that never prints the exception, error counting for Prometheus, a log line per
+error response, and per-request log fields."""
 
 from __future__ import annotations
 
+import json
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
 from prometheus_client import Counter
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.http.errors import STATUS_CODES, error_response, log_unexpected
 from core.logs import begin_context, end_context
+
+log = logging.getLogger("http")
+
+_UNLOGGED = "error_unlogged"
+_ERROR_BODY_BYTES = 16 * 1024
+"""An error body is a few hundred bytes; what is read of one to log its code."""
 
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -113,6 +127,95 @@ class CountErrors:
             await send(message)
 
         await self.app(scope, receive, counting_send)
+
+
+def leave_unlogged(request: Request) -> None:
+    """Keep this request's error response out of the log (LogErrors): one of a
+    flood whose first is logged already."""
+    setattr(request.state, _UNLOGGED, True)
+
+
+class _Routes:
+    """The app's route templates, for naming the route of a request in a log."""
+
+    def __init__(self, templates: Iterable[str]):
+        self._patterns = [(self._pattern(t), t) for t in templates]
+        self._words = {w for t in templates for w in t.split("/") if not w.startswith("{")}
+
+    @staticmethod
+    def _pattern(template: str) -> re.Pattern[str]:
+        parts = ("[^/]+" if p.startswith("{") else re.escape(p) for p in template.split("/"))
+        return re.compile("/".join(parts))
+
+    def name(self, path: str) -> str:
+        """The template `path` matches; for no route, `path` with what is not a
+        word of the app's routes as "-" (it may be an id, a phone)."""
+        for pattern, template in self._patterns:
+            if pattern.fullmatch(path):
+                return template
+        return "/".join(w if not w or w in self._words else "-" for w in path.split("/"))
+
+
+class LogErrors:
+    """One log line per error response, whichever layer answered it: method, the
+    route's template (never the raw path, which may hold a customer's id),
+    status, error code and message (the API's own, which never quote a request),
+    duration and the client's address, with the request's log fields (core.logs:
+    ids as HMACs, the reason a route bound). Never a request's body or headers.
+    4xx at INFO, 5xx at WARNING.
+
+    `templates` gives the app's route templates when first needed (its OpenAPI
+    paths: the routes are all in place by then)."""
+
+    def __init__(self, app: ASGIApp, templates: Callable[[], Iterable[str]]):
+        self.app = app
+        self._templates = templates
+        self._routes: _Routes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+        body = bytearray()
+
+        async def reading_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body" and status >= 400:
+                body.extend(message.get("body", b"")[: _ERROR_BODY_BYTES - len(body)])
+            await send(message)
+
+        await self.app(scope, receive, reading_send)
+        if status < 400 or scope.get("state", {}).get(_UNLOGGED):
+            return
+        if self._routes is None:
+            self._routes = _Routes(list(self._templates()))
+        code, message = _error_of(status, bytes(body))
+        log.log(
+            logging.WARNING if status >= 500 else logging.INFO,
+            "error response",
+            extra={
+                "method": scope["method"],
+                "route": self._routes.name(scope["path"]),
+                "status": status,
+                "code": code,
+                "error": message,
+                "duration_ms": int((time.perf_counter() - started) * 1000),
+                "client": (scope.get("client") or ("unknown",))[0],
+            },
+        )
+
+
+def _error_of(status: int, body: bytes) -> tuple[str, str | None]:
+    """The code and message of an error body, or the status's code alone."""
+    try:
+        error: Any = json.loads(body)["error"]
+        return str(error["code"]), str(error["message"])
+    except (ValueError, TypeError, KeyError):
+        return STATUS_CODES.get(status, "INTERNAL"), None
 
 
 class LogContext:

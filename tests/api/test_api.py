@@ -17,6 +17,7 @@ import uvicorn
 
 from api.app import create_app
 from core.concurrency import KeyedLocks
+from core.logs import JSONFormatter, hash_id
 from core.settings import SettingsError, load_settings
 from graph.threads import thread_id_for
 from tests.api.service import AUTH, KEY, assert_error, body, serve, serve_app, with_api
@@ -625,6 +626,66 @@ async def test_logs_carry_neither_text_nor_phone(stub, client, caplog) -> None:
         "передам менеджеру",
     ):
         assert secret not in logged
+
+
+def error_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
+    """The "error response" lines as the service writes them (JSON)."""
+    return [
+        json.loads(JSONFormatter().format(r))
+        for r in caplog.records
+        if r.getMessage() == "error response"
+    ]
+
+
+async def test_every_error_response_is_one_log_line_without_secrets(client, caplog) -> None:
+    secret_text = "Мой номер +7 705 111 22 33, ИИН 900101300123"
+    phone = "77051112233"
+    wrong = {"Authorization": "Bearer wrong-key-5d1e"}
+    with caplog.at_level(logging.INFO):
+        unauthorized = await client.post(
+            "/api/v1/process", json=body(secret_text, user=phone), headers=wrong
+        )
+        bad = await client.post(
+            "/api/v1/process", json=body(secret_text, user=phone, channel="telegram"), headers=AUTH
+        )
+        missing = await client.get(f"/api/v1/users/{phone}/profile", headers=AUTH)
+        unknown = await client.get(f"/api/v1/users/{phone}?key={KEY}", headers=AUTH)
+        method = await client.get("/api/v1/process", headers=AUTH)
+    assert [r.status_code for r in (unauthorized, bad, missing, unknown, method)] == [
+        401,
+        400,
+        404,
+        404,
+        405,
+    ]
+    lines = error_lines(caplog)
+    assert [(line["status"], line["code"], line["method"], line["route"]) for line in lines] == [
+        (401, "UNAUTHORIZED", "POST", "/api/v1/process"),
+        (400, "BAD_REQUEST", "POST", "/api/v1/process"),
+        (404, "NOT_FOUND", "GET", "/api/v1/users/{user_id}/profile"),
+        (404, "NOT_FOUND", "GET", "/api/v1/users/-"),  # no route: only the API's words
+        (405, "METHOD_NOT_ALLOWED", "GET", "/api/v1/process"),
+    ]
+    assert lines[0]["error"] == "Invalid API key"
+    assert lines[1]["error"].startswith("channel:")
+    assert all(line["level"] == "info" and line["duration_ms"] >= 0 for line in lines)
+    # The profile's customer is named as a turn names them: by the keyed hash.
+    assert lines[2]["user"] == hash_id(phone, KEY)
+    logged = "\n".join(json.dumps(line, ensure_ascii=False) for line in lines)
+    for secret in (KEY, "wrong-key-5d1e", phone, "705 111 22 33", "900101300123", "Мой номер"):
+        assert secret not in logged
+
+
+async def test_a_flood_of_wrong_keys_is_not_a_flood_of_log_lines(api_env, caplog) -> None:
+    wrong = {"Authorization": "Bearer wrong"}
+    async with serve(with_api(failed_auth_per_minute=3)) as http:
+        with caplog.at_level(logging.INFO):
+            statuses = [
+                (await http.get("/api/v1/users/u/profile", headers=wrong)).status_code
+                for _ in range(30)
+            ]
+    assert statuses == [401] * 3 + [429] * 27
+    assert [line["status"] for line in error_lines(caplog)] == [401, 401, 401, 429]
 
 
 async def test_logged_ids_are_keyed_by_the_services_secret(
