@@ -1,9 +1,12 @@
 """The FastAPI application: its factory (`create_app`, uvicorn's entry) and its
 lifespan, which builds everything heavy once — the KB, the LLM client, the
-database (SQLite or PostgreSQL) — and hands it to the routes as `app.state.runtime`."""
+database (SQLite or PostgreSQL) — and hands it to the routes as `app.state.runtime`,
+and runs the housekeeping of the stored answers while the service runs."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 import sys
@@ -18,6 +21,7 @@ from api.deps import refused_before_validation
 from api.kb_reload import install_reload_signal, remove_reload_signal
 from api.routes import api_router, ops_router
 from api.runtime import Runtime
+from api.store import Store
 from core.concurrency import SlidingWindowLimiter
 from core.http import Lifespan, install_error_handlers, install_middleware, new_app
 from core.logs import configure_logging
@@ -44,13 +48,51 @@ def resolve_api_key(settings: Settings) -> str:
     )
 
 
+PURGE_EVERY_S = 3600.0
+
+
+def purge_interval(ttl_s: float) -> float:
+    """How often expired answers are deleted: hourly, or four times per TTL when
+    that is shorter, so an answer outlives its TTL by at most an hour or a quarter."""
+    return min(PURGE_EVERY_S, ttl_s / 4)
+
+
+async def purge_expired_answers(store: Store, ttl_s: float, interval_s: float) -> None:
+    """Delete the stored answers older than `ttl_s` every `interval_s`, until
+    cancelled: each holds an answer's whole text, which must not outlive its use
+    for retries however long the process runs."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            removed = await store.purge_expired(ttl_s)
+        except Exception as exc:
+            # A busy or unreachable database: the next round deletes them.
+            log.warning("purge failed", extra={"error_type": type(exc).__name__})
+            continue
+        if removed:
+            log.info("expired answers purged", extra={"removed": removed})
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def _lifespan(settings: Settings, api_key: str) -> Lifespan:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         env = settings.env
         async with AsyncExitStack() as stack:
             database = await stack.enter_async_context(open_database(settings))
-            await database.store.purge_expired(settings.api.idempotency_ttl_s)
+            ttl_s = settings.api.idempotency_ttl_s
+            await database.store.purge_expired(ttl_s)
+            purger = asyncio.create_task(
+                purge_expired_answers(database.store, ttl_s, purge_interval(ttl_s)),
+                name="purge-expired-answers",
+            )
+            # Stopped before the database closes (the stack unwinds in reverse).
+            stack.push_async_callback(_stop, purger)
             kb = KBHolder(settings.kb, dense=settings.flags.dense_retrieval)
             services = build_services(settings, kb=kb)
             # Stop a background dense build at shutdown (it is a daemon thread).

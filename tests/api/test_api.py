@@ -201,6 +201,21 @@ async def test_stored_answers_expire_after_the_ttl(stub, api_env) -> None:
     assert len(stub.chat_requests()) == 4, "after the TTL the request is a new turn"
 
 
+async def test_expired_answers_leave_the_database_without_a_restart(stub, api_env) -> None:
+    # The answers hold conversation text: a long-running service deletes them
+    # once their TTL has passed (hourly, or TTL/4 when shorter: 0.25 s here).
+    stub.push(analysis("greeting"), "Здравствуйте!")
+    async with serve(with_api(idempotency_ttl_s=1)) as http:
+        request = body("Привет", request_id="req-purge")
+        assert (await http.post("/api/v1/process", json=request, headers=AUTH)).status_code == 200
+        assert rows("SELECT COUNT(*) FROM processed_requests") == [(1,)]
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            if rows("SELECT COUNT(*) FROM processed_requests") == [(0,)]:
+                break
+        assert rows("SELECT COUNT(*) FROM processed_requests") == [(0,)]
+
+
 async def test_repeat_arriving_during_the_first_waits_for_it(stub, client) -> None:
     stub.delay_s = 0.3
     stub.push(analysis("greeting"), "Здравствуйте! Чем занимаетесь?")

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from api.app import purge_expired_answers, purge_interval
 from api.store import open_store
 from graph.state import make_reply
 from graph.turn import TurnResult
@@ -57,3 +58,54 @@ async def test_concurrent_records_land_whole_beside_a_failing_one(tmp_path: Path
             else:
                 assert stored is not None and stored.response == {"n": n}
                 assert turns == n + 1
+
+
+async def test_expired_answers_are_purged_while_the_service_runs(tmp_path: Path) -> None:
+    db = tmp_path / "store.db"
+    async with open_store(db) as store:
+        await store.record_turn("S", "old", result(), {"req-old": "fp"}, {"answer": "старый"})
+        await store.record_turn("S", "new", result(), {"req-new": "fp"}, {"answer": "новый"})
+        with sqlite3.connect(db) as conn:
+            conn.execute(
+                "UPDATE processed_requests SET created_ts = created_ts - 7200 WHERE user_id='old'"
+            )
+        purger = asyncio.create_task(purge_expired_answers(store, ttl_s=3600, interval_s=0.05))
+        try:
+            for _ in range(100):
+                if await store.stored_response("S", "old", "req-old", 10**9) is None:
+                    break
+                await asyncio.sleep(0.02)
+            assert await store.stored_response("S", "old", "req-old", 10**9) is None
+            assert await store.stored_response("S", "new", "req-new", 3600) is not None
+            assert not purger.done(), "the task keeps running"
+        finally:
+            purger.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await purger
+
+
+async def test_a_failed_purge_is_tried_again(caplog: pytest.LogCaptureFixture) -> None:
+    class Flaky:
+        calls = 0
+
+        async def purge_expired(self, ttl_s: float) -> int:
+            self.calls += 1
+            if self.calls == 1:
+                raise sqlite3.OperationalError("database is locked")
+            return 0
+
+    store = Flaky()
+    purger = asyncio.create_task(purge_expired_answers(store, ttl_s=1, interval_s=0.01))  # type: ignore[arg-type]
+    for _ in range(100):
+        if store.calls >= 2:
+            break
+        await asyncio.sleep(0.01)
+    purger.cancel()
+    assert store.calls >= 2
+    [failed] = [r for r in caplog.records if r.getMessage() == "purge failed"]
+    assert failed.__dict__["error_type"] == "OperationalError"
+
+
+def test_purges_run_hourly_or_four_times_per_ttl() -> None:
+    assert purge_interval(86400) == 3600
+    assert purge_interval(600) == 150
