@@ -4,6 +4,7 @@ client."""
 
 from __future__ import annotations
 
+import json
 import logging
 import traceback
 from collections.abc import Callable
@@ -112,10 +113,12 @@ _HTTP_MESSAGES = {404: "Not found", 405: "Method not allowed"}
 def install_error_handlers(
     app: FastAPI, *, refuse: Callable[[Request], APIError | None] | None = None
 ) -> None:
-    """Every error as the one shape. `refuse(request)`, when given, is asked before
-    a validation error is described: FastAPI validates a body before the auth
-    dependency runs, and a caller without a valid key gets its 401 (or 429)
+    """Every error as the one shape, and the OpenAPI document saying so (a 400
+    where FastAPI would list its 422). `refuse(request)`, when given, is asked
+    before a validation error is described: FastAPI validates a body before the
+    auth dependency runs, and a caller without a valid key gets its 401 (or 429)
     whatever it sent."""
+    _document_validation_as_400(app)
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
@@ -134,6 +137,48 @@ def install_error_handlers(
         message = _HTTP_MESSAGES.get(status, str(exc.detail))
         headers = dict(exc.headers or {})
         return error_response(status, message, headers or None)
+
+
+_ERROR_SCHEMA = {"$ref": "#/components/schemas/ErrorResponse"}
+_FASTAPI_VALIDATION_SCHEMAS = ("HTTPValidationError", "ValidationError")
+
+
+def _document_validation_as_400(app: FastAPI) -> None:
+    """The OpenAPI document as the handlers answer: FastAPI lists a 422 with its
+    own body (`{"detail": …}`) for every route that validates its input, which
+    here is a 400 in the error shape; so the 422 becomes that 400, and FastAPI's
+    validation schemas, then unused, are dropped."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            _replace_422(generate())  # the document FastAPI caches, changed once
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _replace_422(document: dict[str, Any]) -> None:
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            responses = operation.get("responses") if isinstance(operation, dict) else None
+            if not responses or responses.pop("422", None) is None or "400" in responses:
+                continue
+            responses["400"] = {
+                "description": "Bad Request",
+                "content": {"application/json": {"schema": _ERROR_SCHEMA}},
+            }
+            operation["responses"] = dict(sorted(responses.items()))
+            if "ErrorResponse" not in schemas:
+                model = ErrorResponse.model_json_schema(ref_template="#/components/schemas/{model}")
+                schemas.update(model.pop("$defs", {}))
+                schemas["ErrorResponse"] = model
+    rest = {k: v for k, v in schemas.items() if k not in _FASTAPI_VALIDATION_SCHEMAS}
+    used = json.dumps({**document, "components": {**document["components"], "schemas": rest}})
+    for name in _FASTAPI_VALIDATION_SCHEMAS:
+        if f'"#/components/schemas/{name}"' not in used:
+            schemas.pop(name, None)
 
 
 def openapi_error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

@@ -95,6 +95,32 @@ def test_openapi_prints_the_contract(
     assert {"200", "409", "429", "503"} <= set(codes)
 
 
+def test_the_published_contract_has_one_error_shape_and_no_422(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DEV_MODE", raising=False)
+    assert cli.main(["openapi"]) == 0
+    document = json.loads(capsys.readouterr().out)
+    error_schema = {"$ref": "#/components/schemas/ErrorResponse"}
+    documented = 0
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            responses = operation["responses"]
+            assert "422" not in responses, f"{method} {path}"
+            for status, response in responses.items():
+                if int(status) < 400 or (path, status) == ("/ready", "503"):
+                    continue  # /ready's 503 is its readiness report (runbook 7.3)
+                assert response["content"]["application/json"]["schema"] == error_schema
+                documented += 1
+    # Invalid input is the contract's 400 where FastAPI would have listed its 422.
+    for path, method in (("/api/v1/process", "post"), ("/api/v1/users/{user_id}/profile", "get")):
+        assert "400" in document["paths"][path][method]["responses"]
+    assert documented >= 12
+    schemas = document["components"]["schemas"]
+    assert {"ErrorResponse", "ErrorDetail"} <= set(schemas)
+    assert not {"HTTPValidationError", "ValidationError"} & set(schemas)
+
+
 @pytest.mark.parametrize("trusted", [None, "10.0.0.5", "10.0.0.5,10.0.1.0/24"])
 def test_serve_trusts_the_configured_proxies(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trusted: str | None
