@@ -22,6 +22,7 @@ from api.kb_reload import install_reload_signal, remove_reload_signal
 from api.routes import api_router, ops_router
 from api.runtime import Runtime
 from api.store import Store
+from api.unavailable import install_unavailable_handlers
 from core.concurrency import SlidingWindowLimiter
 from core.http import Lifespan, install_error_handlers, install_middleware, new_app
 from core.logs import configure_logging
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None, *, api_key: str | None = None) 
         docs=settings.env.dev_mode,
     )
     install_error_handlers(app, refuse=refused_before_validation)
+    install_unavailable_handlers(app)
     app.include_router(api_router)
     app.include_router(ops_router)
     install_middleware(app, metrics.ERRORS, log_errors=True)

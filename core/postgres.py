@@ -111,12 +111,18 @@ async def ping(pool: Pool, timeout_s: float = 2.0) -> bool:
         return False
 
 
-def is_unavailable(exc: BaseException) -> bool:
-    """Whether `exc` says the server is out of reach or out of free connections
-    for now (a retry may succeed), rather than that a statement is wrong."""
+def unavailable_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that say the server is out of reach or out of free
+    connections for now (a retry may succeed), rather than that a statement is
+    wrong; none on the SQLite-only install."""
     try:
         from psycopg import OperationalError
         from psycopg_pool import PoolTimeout
-    except ImportError:  # the SQLite-only install
-        return False
-    return isinstance(exc, OperationalError | PoolTimeout)
+    except ImportError:
+        return ()
+    return (OperationalError, PoolTimeout)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether `exc` is one of `unavailable_errors`."""
+    return isinstance(exc, unavailable_errors())

@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from fastapi import APIRouter
@@ -35,7 +32,7 @@ from api.delivery import (
 from api.deps import AuthDep, RuntimeDep
 from api.runtime import Runtime
 from api.schemas import ProcessRequest, ProcessResponse
-from core import postgres
+from api.unavailable import RETRY_BUSY_S
 from core.concurrency import LockTimeout
 from core.http import APIError, openapi_error_responses, retry_after
 from core.llm import LLMUnavailable
@@ -47,9 +44,9 @@ log = logging.getLogger("salesbot.api")
 router = APIRouter(tags=["turns"])
 
 Customer = tuple[str, str]
-# Seconds a client is told to wait before it retries a 503.
+# Seconds a client is told to wait before it retries a 503 (the model's trouble;
+# a busy lock or database: api.unavailable.RETRY_BUSY_S).
 RETRY_MODEL_S = 5
-RETRY_BUSY_S = 2
 
 
 def _message_text(body: ProcessRequest, max_chars: int) -> str:
@@ -73,27 +70,6 @@ def _check_rate(runtime: Runtime, api_key: str, customer: Customer) -> None:
 
 def unavailable(message: str, seconds: float) -> APIError:
     return APIError(503, message, headers=retry_after(seconds))
-
-
-@contextmanager
-def _database_busy_is_503() -> Iterator[None]:
-    """Another process holding the database past the busy timeout (a backup, a
-    sqlite3 shell), or a PostgreSQL server out of reach or of free connections,
-    is transient: the client retries, and the checkpoint tells the retry what
-    was done."""
-    try:
-        yield
-    except sqlite3.OperationalError as exc:
-        reason = str(exc).lower()
-        if "locked" not in reason and "busy" not in reason:
-            raise
-        bind(reason="database busy")
-        raise unavailable("The database is busy, retry later", RETRY_BUSY_S) from None
-    except Exception as exc:
-        if not postgres.is_unavailable(exc):
-            raise
-        bind(reason="database unavailable", error_type=type(exc).__name__)
-        raise unavailable("The database is unavailable, retry later", RETRY_BUSY_S) from None
 
 
 async def _stored(runtime: Runtime, customer: Customer, key: MessageKey) -> ProcessResponse | None:
@@ -211,17 +187,17 @@ async def process(body: ProcessRequest, runtime: RuntimeDep, api_key: AuthDep) -
     )
     metrics.IN_FLIGHT.inc()
     try:
-        with _database_busy_is_503():
-            # An answered request costs no rate-limit slot and waits for nothing.
-            stored = await _stored(runtime, customer, key)
-            if stored is not None:
-                log.info("turn replayed", extra={"status": 200, "from": "store"})
-                return stored
-            _check_rate(runtime, api_key, customer)
-            # One turn at a time per customer: the second of two quick messages
-            # sees the first one's answer in its history.
-            async with runtime.locks.hold(thread_id_for(*customer), deadline):
-                return await _answer(runtime, body, text, key, started, deadline)
+        # A busy or unreachable database is a 503 too (api.unavailable).
+        # An answered request costs no rate-limit slot and waits for nothing.
+        stored = await _stored(runtime, customer, key)
+        if stored is not None:
+            log.info("turn replayed", extra={"status": 200, "from": "store"})
+            return stored
+        _check_rate(runtime, api_key, customer)
+        # One turn at a time per customer: the second of two quick messages
+        # sees the first one's answer in its history.
+        async with runtime.locks.hold(thread_id_for(*customer), deadline):
+            return await _answer(runtime, body, text, key, started, deadline)
     except IdempotencyConflict:
         raise APIError(
             409, "This request_id was already used for a message with another text"

@@ -565,6 +565,38 @@ async def test_lock_wait_gives_up_at_the_deadline() -> None:
         pass
 
 
+@pytest.mark.sqlite_only
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        # What SQLite raises past the busy timeout while another process holds
+        # the file: transient, like on /process.
+        ("database is locked", 503, "SERVICE_UNAVAILABLE"),
+        ("database is busy", 503, "SERVICE_UNAVAILABLE"),
+        # Any other operational error is a bug.
+        ("no such table: user_profiles", 500, "INTERNAL"),
+    ],
+)
+async def test_a_busy_database_is_a_503_on_every_route(
+    stub, api_env, monkeypatch, caplog, error: str, status: int, code: str
+) -> None:
+    async def fail(*args: Any, **kwargs: Any) -> Any:
+        raise sqlite3.OperationalError(error)
+
+    async with serve_app() as (app, http):
+        store = app.state.runtime.store
+        monkeypatch.setattr(store, "profiles_of", fail)
+        monkeypatch.setattr(store, "active_conversations", fail)
+        with caplog.at_level(logging.INFO):
+            profile = await http.get("/api/v1/users/77022951810/profile", headers=AUTH)
+            metrics = await http.get("/metrics")
+    for response in (profile, metrics):
+        assert_error(response, status, code)
+        assert ("Retry-After" in response.headers) == (status == 503)
+    reasons = [line.get("reason") for line in error_lines(caplog)]
+    assert reasons == (["database busy"] * 2 if status == 503 else [None, None])
+
+
 async def test_internal_error_hides_internals(client, monkeypatch, caplog) -> None:
     async def explode(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("secret path /srv/db and customer text")

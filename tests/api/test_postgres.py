@@ -26,6 +26,7 @@ from api.store.postgres import PostgresStore
 from core.advisory import AdvisoryLocks, advisory_key
 from core.concurrency import KeyedLocks, LockTimeout
 from core.postgres import PoolSize, open_pool
+from core.settings import load_settings
 from graph.state import make_reply
 from graph.threads import thread_config, thread_id_for
 from graph.turn import TurnResult
@@ -144,6 +145,22 @@ async def test_ready_reports_the_database_and_its_pools(
     assert database["backend"] == "postgresql"
     assert set(database["pools"]) == {"data", "locks"}
     assert database["pools"]["data"]["max"] == 8 and database["pools"]["data"]["size"] >= 1
+
+
+async def test_an_exhausted_pool_is_a_503_on_every_route(stub: OllamaStub, api_env: Path) -> None:
+    settings = load_settings()
+    # Two connections: the start-up's migration holds one while it sets up.
+    pool = settings.api.postgres.model_copy(update={"pool_max_size": 2, "pool_timeout_s": 0.3})
+    async with serve_app(with_api(postgres=pool)) as (app, http):
+        store: PostgresStore = app.state.runtime.store
+        # Every connection of the pool held, as by requests stuck on a slow server.
+        async with store.pool.connection(), store.pool.connection():
+            profile = await http.get("/api/v1/users/77022951810/profile", headers=AUTH)
+            metrics = await http.get("/metrics")
+        for response in (profile, metrics):
+            assert_error(response, 503, "SERVICE_UNAVAILABLE")
+            assert int(response.headers["Retry-After"]) >= 1
+        assert (await http.get("/metrics")).status_code == 200
 
 
 HOLDER = """
