@@ -106,7 +106,7 @@ async def add_user(
     async def apply() -> Outcome:
         chosen, shown = _password(password)
         user = await create_user(form.db, name_of(login, "логин"), chosen, _role(role))
-        await commit(form.db, "login")
+        await commit(form.db)
         return Outcome(f"Пользователь «{user.login}» создан.", shown)
 
     return await _change(form, apply)
