@@ -111,6 +111,9 @@ def _lifespan(settings: Settings, api_key: str) -> Lifespan:
                 customer_limiter=SlidingWindowLimiter(limits.per_customer_per_minute),
                 auth_failures=SlidingWindowLimiter(limits.failed_auth_per_minute),
             )
+            # Generated (~20 ms) before the first request rather than at the first
+            # error, whose log line names its route by these paths (LogErrors).
+            app.openapi()
             log.info(
                 "started",
                 extra={
