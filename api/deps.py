@@ -42,10 +42,11 @@ def refused(request: Request, token: str) -> APIError | None:
 
     The service's key always passes. Wrong keys count per client address: past
     `rate_limit.failed_auth_per_minute` a further wrong key from that address is
-    a 429 until the minute has passed. The limit makes a flood of wrong keys
-    cheap to refuse; it cannot lock out whoever holds the key, even when all
-    clients share one address (a proxy not listed in FORWARDED_ALLOW_IPS).
-    Guessing stays hopeless: the key is long and compared in constant time."""
+    a 429 until the minute has passed, logged once a minute per address: a flood
+    of wrong keys stays cheap and out of the journal. It cannot lock out whoever
+    holds the key, even when all clients share one address (a proxy not listed
+    in FORWARDED_ALLOW_IPS). Guessing stays hopeless: the key is long and
+    compared in constant time."""
     runtime: Runtime = request.app.state.runtime
     if key_matches(token, runtime.api_key):
         return None
