@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from pydantic import Field, model_validator
 
-from core.chunk_limits import MAX_CHUNK_S
+from core.chunk_limits import MAX_CHUNK_BYTES, MAX_CHUNK_S
 from core.settings.base import Strict
 from core.settings.speech import Business, SpeechSettings
 
 
 class IngestSettings(Strict):
-    max_chunk_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, le=512 * 1024 * 1024)
+    max_chunk_bytes: int = Field(default=MAX_CHUNK_BYTES, ge=1024, le=512 * 1024 * 1024)
     """A larger upload is refused (413) before it is read whole."""
     max_chunk_s: float = Field(default=float(MAX_CHUNK_S), gt=0, le=3600)
     """A chunk longer than this by ffprobe, past a little slack for the container

@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from core.chunk_limits import MAX_CHUNK_S
+from core.chunk_limits import MAX_CHUNK_BYTES, MAX_CHUNK_S
 from core.yaml_errors import describe
 
 # The sample rates libopus encodes at; ffmpeg refuses any other.
@@ -36,6 +36,12 @@ OPUS_SAMPLE_RATES = (8000, 12000, 16000, 24000, 48000)
 SOURCE_KINDS = ("alsa", "file", "lavfi")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _BITRATE = re.compile(r"^(\d+)([kK]?)$")
+
+
+def bits_per_s(bitrate: str) -> int:
+    """An ffmpeg bitrate ("24k", "24000") in bits per second; 0 if unreadable."""
+    match = _BITRATE.match(str(bitrate))
+    return int(match[1]) * (1000 if match[2] else 1) if match else 0
 
 
 class ConfigError(Exception):
@@ -148,11 +154,23 @@ class RecordingConfig(_Strict):
     @field_validator("bitrate")
     @classmethod
     def _bitrate(cls, value: str) -> str:
-        match = _BITRATE.match(str(value))
-        bps = int(match[1]) * (1000 if match[2] else 1) if match else 0
-        if not 6000 <= bps <= 510000:
+        if not 6000 <= bits_per_s(value) <= 510000:
             raise ValueError('must be an Opus bitrate between 6k and 510k, e.g. "24k"')
         return value
+
+    @model_validator(mode="after")
+    def _fits_an_upload(self) -> RecordingConfig:
+        # A chunk the server refuses as too large (413) is parked in failed/; the
+        # size is chunk_bytes', which allows for Opus's VBR running over its rate.
+        size = self.chunk_bytes
+        if size > MAX_CHUNK_BYTES:
+            raise ValueError(
+                f"chunk_s {self.chunk_s} at bitrate {self.bitrate} makes chunks of up to "
+                f"{size / 2**20:.1f} MiB, over the server's upload limit of "
+                f"{MAX_CHUNK_BYTES / 2**20:.0f} MiB (its ingest.max_chunk_bytes): "
+                "lower either"
+            )
+        return self
 
     @field_validator("sample_rate")
     @classmethod
@@ -181,9 +199,7 @@ class RecordingConfig(_Strict):
 
     @property
     def bitrate_bps(self) -> int:
-        match = _BITRATE.match(self.bitrate)
-        assert match
-        return int(match[1]) * (1000 if match[2] else 1)
+        return bits_per_s(self.bitrate)
 
     @property
     def chunk_bytes(self) -> int:

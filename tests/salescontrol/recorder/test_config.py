@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from core.chunk_limits import MAX_CHUNK_S
+from core.chunk_limits import MAX_CHUNK_BYTES, MAX_CHUNK_S
 from salescontrol.recorder import cli
 from salescontrol.recorder.config import Config, ConfigError, load_config
 from tests.support import ROOT
@@ -166,3 +166,16 @@ def test_check_validates_without_starting(
     else:
         assert code == 0 and out.out.startswith("config ok: source alsa:default")
         assert TOKEN not in out.out
+
+
+def test_a_chunk_larger_than_the_server_takes_is_refused(tmp_path: Path) -> None:
+    data = valid()
+    # 300 s at 128 kbit/s fits the server's 10 MiB even at twice the rate (VBR)...
+    data["recording"] |= {"chunk_s": 300, "bitrate": "128k"}
+    assert load_config(write(tmp_path, data)).recording.chunk_bytes <= MAX_CHUNK_BYTES
+    # ...at 256 kbit/s it may not: the server would answer 413 and the chunk be lost.
+    data["recording"]["bitrate"] = "256k"
+    with pytest.raises(ConfigError) as raised:
+        load_config(write(tmp_path, data))
+    message = str(raised.value)
+    assert "chunk_s 300 at bitrate 256k" in message and "ingest.max_chunk_bytes" in message
