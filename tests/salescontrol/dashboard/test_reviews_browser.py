@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from salescontrol.dashboard.exports import BOM, DELIMITER
+from salescontrol.dashboard.templating import REACTION
 from tests.salescontrol.dashboard.site import Site
 
 pytestmark = pytest.mark.slow
@@ -52,16 +53,24 @@ def test_flag_correct_resolve_and_export(
     swap(page, lambda: panel.get_by_role("button", name="Отметить для проверки").click(), "отмечен")
     assert REASON in panel.locator(".review-reason").inner_text()
 
-    panel.locator("select[name=quality]").select_option("1")
-    panel.locator("select[name=customer_reaction]").select_option("rejected")
+    # Values other than the machine's (the form starts with them), so that both
+    # are corrections whichever dialogue comes first.
+    quality = "2" if panel.locator("select[name=quality]").input_value() == "1" else "1"
+    machine = panel.locator("select[name=customer_reaction]").input_value()
+    reaction = "accepted" if machine == "rejected" else "rejected"
+    panel.locator("select[name=quality]").select_option(quality)
+    panel.locator("select[name=customer_reaction]").select_option(reaction)
     swap(
         page, lambda: panel.get_by_role("button", name="Сохранить исправления").click(), "сохранены"
     )
     corrected = panel.locator("table.corrections")
-    assert corrected.locator("tr[data-field=quality] td").last.inner_text() == "1"
-    assert corrected.locator("tr[data-field=customer_reaction] td").last.inner_text() == "Отказался"
+    assert corrected.locator("tr[data-field=quality] td").last.inner_text() == quality
+    assert (
+        corrected.locator("tr[data-field=customer_reaction] td").last.inner_text()
+        == (REACTION[reaction])
+    )
     # The form shows the corrections now.
-    assert panel.locator("select[name=quality]").input_value() == "1"
+    assert panel.locator("select[name=quality]").input_value() == quality
     shoot(page, "review-panel")
 
     swap(page, lambda: panel.get_by_role("button", name="Проверка решена").click(), "решена")
@@ -88,9 +97,9 @@ def test_flag_correct_resolve_and_export(
     rows = list(csv.DictReader(io.StringIO(text.removeprefix(BOM)), delimiter=DELIMITER))
     [exported] = [r for r in rows if r["dialogue_id"] == dialogue_id]
     assert exported["review_reason"] == REASON and exported["review_status"] == "resolved"
-    assert exported["corrected_quality"] == "1"
-    assert exported["corrected_customer_reaction"] == "rejected"
-    assert exported["customer_reaction"] != "rejected" or exported["quality"] != "1"
+    assert exported["corrected_quality"] == quality
+    assert exported["corrected_customer_reaction"] == reaction
+    assert (exported["quality"], exported["customer_reaction"]) != (quality, reaction)
     assert exported["transcript"], "the transcript goes with the corrections"
 
     # A viewer sees the review, and no form to change it.
