@@ -41,6 +41,8 @@ from salescontrol.pipeline.worker.loop import Handler, Worker
 from salescontrol.recorder.status import OUTSIDE_HOURS
 
 WORKERS = 2
+EARLIER_EVERY = 8
+"""One dialogue in this many gets an earlier analysis run (`_earlier_runs`)."""
 """Workers per stage (the jobs are database round trips; two keep both busy)."""
 
 
@@ -201,7 +203,8 @@ class Pipeline:
 
     async def _earlier_runs(self) -> None:
         """An earlier run for a few dialogues about to be judged, so the history of
-        re-runs has something to show (chosen by id: the same ones every time)."""
+        re-runs has something to show: every EARLIER_EVERY-th in order of start (the
+        same ones for the same schedule; ids differ between databases)."""
         async with self.backend.sessions() as session:
             waiting = await session.scalars(
                 select(Job.subject_id)
@@ -212,8 +215,9 @@ class Pipeline:
                     Dialogue.device_id.in_(self.devices),
                     ~exists().where(and_(Analysis.dialogue_id == Job.subject_id)),
                 )
+                .order_by(Dialogue.started_at, Dialogue.id)
             )
-            chosen = [d for d in waiting if d.int % 16 == 0]
+            chosen = list(waiting)[::EARLIER_EVERY]
         for dialogue_id in chosen:
             current = await self._judgement(dialogue_id)
             if current.status != "done" or current.attempted != "yes":
